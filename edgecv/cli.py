@@ -1,0 +1,109 @@
+"""The `edgecv` command line: the one place an EdgecvError becomes exit code 2.
+
+Sub-commands live beside the code they drive (`edgecv/<area>/commands.py`) and are
+imported only when invoked, so `edgecv --help` never pays for TensorFlow.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from edgecv import __version__
+from edgecv.errors import EdgecvError
+
+# command name -> "module:attribute" of a click command; imported on first use.
+COMMANDS = {
+    "train": "edgecv.train.commands:train_command",
+    "export": "edgecv.export.commands:export_command",
+    "bench": "edgecv.bench.commands:bench_command",
+    "info": "edgecv.export.commands:info_command",
+    "models": "edgecv.models.commands:models_command",
+    "data": "edgecv.data.commands:data_group",
+}
+
+HELP = {
+    "train": "Run every stage a recipe names: train, prune, qat, export, bench.",
+    "export": "Export a run directory or Keras model to TFLite formats.",
+    "bench": "Benchmark a .tflite file or run directory: latency, accuracy, gates.",
+    "info": "Show a .tflite file's ops, tensors, quantization and EdgeTPU verdict.",
+    "models": "List registered model builders with params, MACs and input size.",
+    "data": "Validate datasets and compute anchors.",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported when they are used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module_name, attr = COMMANDS[name].split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("edgecv"):
+                return _not_built(name)
+            raise
+        command = getattr(module, attr, None)
+        return command if command is not None else _not_built(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Show the help lines without importing every command module.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, HELP[name]) for name in sorted(COMMANDS)])
+
+
+def _not_built(name: str) -> click.Command:
+    @click.command(name, help=f"{HELP[name]} (not built yet)",
+                   context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args: tuple[str, ...]) -> None:
+        raise EdgecvError(f"'edgecv {name}' is not built yet in edgecv {__version__}")
+
+    return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgecv")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """edgecv: recipe -> trained model -> verified int8 TFLite for edge devices."""
+    ctx.obj = {"debug": debug}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point. Exit codes: 0 ok, 1 a gate failed, 2 user error."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="edgecv", standalone_mode=False)
+    except EdgecvError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        # Usage errors (unknown option, missing argument) are user errors too.
+        exc.show()
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def run() -> None:
+    """setuptools console-script wrapper: exit with main()'s code."""
+    sys.exit(main())
