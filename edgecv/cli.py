@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:
+        # Commands end with SystemExit(1) when a gate fails, after writing the report.
+        return exc.code if isinstance(exc.code, int) else 1
     return 0
 
 

@@ -1,0 +1,166 @@
+"""`edgecv train`: recipe -> model -> data -> stages -> export -> bench -> report.
+
+This module only orchestrates; each step lives in its own package.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from edgecv.errors import EdgecvError, RecipeError
+from edgecv.fileio import write_text
+from edgecv.recipe import Recipe, dump_recipe
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    entries: list[dict] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(entry.get("passed", False) for entry in self.entries)
+
+
+def default_run_dir(recipe: Recipe) -> Path:
+    return Path("runs") / recipe.name
+
+
+def prepare_run_dir(run_dir: Path, *, resume: bool, force: bool) -> None:
+    """Refuse to mix two runs in one folder unless told to resume or start over."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RecipeError(f"--out {run_dir}: exists and is not a directory")
+    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+        if not force:
+            raise RecipeError(
+                f"{run_dir}: run directory already exists; pass --resume to continue it, "
+                f"--force to start over, or --out DIR for a new one")
+        shutil.rmtree(run_dir)
+    if resume and not (run_dir / "recipe.yaml").exists():
+        raise RecipeError(f"--resume: {run_dir} holds no earlier run (no recipe.yaml)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Echo = print) -> RunResult:
+    """Run every stage the recipe names and write the run directory."""
+    from edgecv.data.formats import check_spec
+
+    for split in ("train", "val", "test"):
+        spec = getattr(recipe.data, split)
+        if spec is not None:
+            check_spec(spec, recipe.task, where=f"data.{split}")
+
+    write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
+    started = time.perf_counter()
+
+    import tf_keras as keras
+
+    from edgecv.models import create_model
+    from edgecv.tasks import get_task
+    from edgecv.train import run_stages
+
+    keras.utils.set_random_seed(recipe.seed)
+    task = get_task(recipe.task)
+    train_set, val_set = load_splits(recipe, echo)
+    class_names = train_set.class_names
+    num_classes = recipe.model.num_classes or len(class_names)
+
+    echo(f"model: {recipe.model.arch} {list(recipe.model.input_shape)}, {num_classes} classes")
+    kwargs = recipe.model.builder_kwargs()
+    kwargs["num_classes"] = num_classes
+
+    def model_fn():
+        return create_model(recipe.model.arch, **kwargs)
+
+    train_data, val_data = make_pipelines(recipe, task, train_set, val_set)
+    result = run_stages(recipe, run_dir, model_fn=model_fn, train_data=train_data,
+                        val_data=val_data, task=task, resume=resume)
+    model = result.model
+    skipped = getattr(train_set, "skipped", 0) + getattr(val_set, "skipped", 0)
+    if skipped:
+        echo(f"data: skipped {skipped} unreadable sample(s); see `edgecv data check`")
+    echo(f"stages done in {time.perf_counter() - started:.0f} s")
+
+    exports = export_formats(recipe, model, train_set, run_dir, class_names, echo)
+    entries = bench_exports(recipe, model, val_set, task, exports, run_dir, echo)
+    echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")
+    return RunResult(run_dir, entries)
+
+
+def load_splits(recipe: Recipe, echo: Echo):
+    from edgecv.data import load_dataset, split_dataset
+
+    train_set = load_dataset(recipe.data.train, task=recipe.task)
+    if recipe.data.val is not None:
+        val_set = load_dataset(recipe.data.val, task=recipe.task)
+    else:
+        train_set, val_set = split_dataset(train_set, recipe.data.val_split, seed=recipe.seed)
+    echo(f"data: {len(train_set)} train / {len(val_set)} val samples, "
+         f"{len(train_set.class_names)} classes")
+    for problem in list(getattr(train_set, "problems", []))[:5]:
+        echo(f"data: {problem}")
+    return train_set, val_set
+
+
+def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
+    from edgecv.data import make_pipeline
+
+    shape = recipe.model.input_shape
+    batch = recipe.data.batch_size
+    train_data = make_pipeline(train_set, input_shape=shape, batch_size=batch, training=True,
+                               augment=recipe.data.augment, seed=recipe.seed)
+    val_data = make_pipeline(val_set, input_shape=shape, batch_size=batch, training=False)
+    return task.prepare(train_data, None), task.prepare(val_data, None)
+
+
+def export_formats(recipe: Recipe, model: Any, train_set: Any, run_dir: Path,
+                   class_names: list[str], echo: Echo) -> list[dict]:
+    """Export every format the recipe names; a failed format is reported, not fatal."""
+    from edgecv import __version__
+    from edgecv.data import representative_dataset
+    from edgecv.data.normalize import MEAN, STD
+    from edgecv.export import FORMATS, export_model
+
+    metadata = {
+        "task": recipe.task,
+        "labels": list(class_names),
+        "input_shape": list(recipe.model.input_shape),
+        "normalization": {"mean": MEAN, "std": STD},
+        "model": recipe.model.arch,
+        "edgecv_version": __version__,
+        "recipe_hash": recipe.digest(),
+    }
+    exports = []
+    for name in recipe.export.formats:
+        fmt = FORMATS[name]
+        out = run_dir / "export" / f"{recipe.name}_{name}{fmt.suffix}"
+        representative = None
+        if fmt.needs_calibration:
+            representative = representative_dataset(
+                train_set, input_shape=recipe.model.input_shape,
+                samples=recipe.export.calibration_samples, seed=recipe.seed)
+        echo(f"export: {name} ...")
+        try:
+            result = export_model(model, name, out, representative=representative,
+                                  io_type=recipe.export.io_type, metadata=metadata)
+        except EdgecvError as exc:
+            echo(f"export: {name} failed: {exc}")
+            exports.append({"format": name, "path": str(out), "status": "export failed", "error": str(exc)})
+            continue
+        echo(f"export: {name} -> {result.path} ({result.size_bytes / 1024:.0f} KiB, {result.seconds:.1f} s)")
+        exports.append({"format": name, "path": str(result.path), "status": "ok"})
+    return exports
+
+
+def bench_exports(recipe: Recipe, model: Any, val_set: Any, task: Any, exports: list[dict],
+                  run_dir: Path, echo: Echo) -> list[dict]:
+    """Benchmark every exported .tflite on the validation set; write the report."""
+    from edgecv.bench import bench_run
+
+    return bench_run(recipe=recipe, model=model, dataset=val_set, task=task,
+                     exports=exports, run_dir=run_dir, echo=echo)
