@@ -1,1 +1,81 @@
-"""See docs/ARCHITECTURE.md."""
+"""The model zoo: registered builders for every family, created by name.
+
+Importing this package registers every variant without importing TensorFlow;
+each builder imports tf_keras when it is called.
+"""
+from __future__ import annotations
+
+import inspect
+
+from edgecv.errors import ModelError
+from edgecv.models.zoo import MODELS, TASKS
+from edgecv.registry import suggest
+
+# Registration side effects: each module decorates its variants with MODELS.register.
+from edgecv.models import mobilenet  # noqa: E402,F401
+
+for _optional in ("efficientnet", "tiny_yolo", "unet"):
+    try:  # families land one by one; a missing module must not break the others
+        __import__(f"edgecv.models.{_optional}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"edgecv.models.{_optional}":
+            raise
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style pattern (`"efficientnet_b*"`)."""
+    return MODELS.names(pattern)
+
+
+def model_info(name: str) -> dict:
+    """Registration info of a model: task, default input_shape, family."""
+    entry = MODELS.entry(name)
+    return {"name": name, **entry.info}
+
+
+def _check_kwargs(name: str, builder, kwargs: dict) -> dict:
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    accepted = [p.name for p in inspect.signature(builder).parameters.values()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    for key in kwargs:
+        if key not in accepted:
+            raise ModelError(f"model {name!r}: unknown argument {key!r}{suggest(key, accepted)} "
+                             f"(accepted: {', '.join(accepted)})")
+    return kwargs
+
+
+def create_model(name: str, **kwargs):
+    """Build a registered model. `None` values mean "use the builder's default".
+
+    Unknown arguments raise ModelError naming the argument and the accepted ones.
+    """
+    builder = MODELS.get(name)
+    return builder(**_check_kwargs(name, builder, kwargs))
+
+
+def model_summary(name: str, **kwargs) -> dict:
+    """name, task, input_shape, params and MACs of a model.
+
+    With no arguments the published default is read from the precomputed table
+    (kept honest by tests that rebuild the models); otherwise the model is built.
+    """
+    builder = MODELS.get(name)
+    kwargs = _check_kwargs(name, builder, kwargs)
+    info = model_info(name)
+    if not kwargs:
+        try:
+            from edgecv.models.table import DEFAULT_SUMMARIES
+        except ModuleNotFoundError:
+            DEFAULT_SUMMARIES = {}
+        if name in DEFAULT_SUMMARIES:
+            params, macs = DEFAULT_SUMMARIES[name]
+            return {"name": name, "task": info["task"], "input_shape": tuple(info["input_shape"]),
+                    "params": params, "macs": macs}
+    from edgecv.models.macs import count_macs
+
+    model = builder(**kwargs)
+    return {"name": name, "task": info["task"], "input_shape": tuple(model.input_shape[1:]),
+            "params": int(model.count_params()), "macs": int(count_macs(model))}
+
+
+__all__ = ["MODELS", "TASKS", "create_model", "list_models", "model_info", "model_summary"]
