@@ -283,9 +283,20 @@ def validate_recipe(raw: dict[str, Any], *, base_dir: Path | None = None, source
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
         raise RecipeError(_first_problem(exc, raw)) from None
+    _check_datasets(recipe)
     if base_dir is not None:
         recipe = _resolve_paths(recipe, base_dir)
     return recipe
+
+
+def _check_datasets(recipe: Recipe) -> None:
+    """Each dataset's format must exist, suit the task and have its required keys."""
+    from edgecv.data.formats import check_spec  # TensorFlow-free
+
+    for split in ("train", "val", "test"):
+        spec = getattr(recipe.data, split)
+        if spec is not None:
+            check_spec(spec, recipe.task, where=f"data.{split}")
 
 
 def _resolve_paths(recipe: Recipe, base_dir: Path) -> Recipe:

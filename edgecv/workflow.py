@@ -48,13 +48,6 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, force: bool) -> None:
 
 def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Echo = print) -> RunResult:
     """Run every stage the recipe names and write the run directory."""
-    from edgecv.data.formats import check_spec
-
-    for split in ("train", "val", "test"):
-        spec = getattr(recipe.data, split)
-        if spec is not None:
-            check_spec(spec, recipe.task, where=f"data.{split}")
-
     write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
     started = time.perf_counter()
 
