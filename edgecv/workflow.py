@@ -152,8 +152,48 @@ def export_formats(recipe: Recipe, model: Any, train_set: Any, run_dir: Path,
 
 def bench_exports(recipe: Recipe, model: Any, val_set: Any, task: Any, exports: list[dict],
                   run_dir: Path, echo: Echo) -> list[dict]:
-    """Benchmark every exported .tflite on the validation set; write the report."""
-    from edgecv.bench import bench_run
+    """Benchmark every exported .tflite on the validation samples; write the report.
 
-    return bench_run(recipe=recipe, model=model, dataset=val_set, task=task,
-                     exports=exports, run_dir=run_dir, echo=echo)
+    The float Keras model is scored once on the very same samples (eval.npz) and
+    every file's accuracy is reported against it.
+    """
+    from edgecv.bench import bench_file, failed_entry
+    from edgecv.bench.accuracy import reference_score
+    from edgecv.bench.evalset import read_eval_set, write_eval_set
+    from edgecv.bench.report import write_report
+    from edgecv.data import eval_arrays
+
+    x, targets = eval_arrays(val_set, input_shape=recipe.model.input_shape, limit=recipe.bench.samples)
+    eval_path = write_eval_set(run_dir / "eval.npz", x_uint8=x, task=recipe.task, targets=targets,
+                               class_names=val_set.class_names)
+    evalset = read_eval_set(eval_path)
+    reference = reference_score(model, evalset)
+    echo(f"bench: float Keras reference {reference['metric']} = {reference['value']:.4f} "
+         f"on {len(evalset)} samples")
+
+    entries = []
+    bench = recipe.bench
+    for export in exports:
+        name = export["format"]
+        if export["status"] != "ok":
+            entries.append(failed_entry(name, export.get("error", "export failed")))
+            continue
+        if not export["path"].endswith(".tflite"):
+            continue  # saved_model: nothing to run on a device
+        echo(f"bench: {name} ({bench.runs} runs, {bench.warmup} warmup) ...")
+        try:
+            entry = bench_file(export["path"], eval_path, task=recipe.task, reference=reference,
+                               runs=bench.runs, warmup=bench.warmup, threads=bench.threads,
+                               delegate=bench.delegate, gates=bench.gates, fmt=name)
+        except EdgecvError as exc:
+            echo(f"bench: {name} failed: {exc}")
+            entries.append(failed_entry(name, str(exc), status="bench failed", path=export["path"]))
+            continue
+        accuracy, latency = entry["accuracy"], entry["latency_ms"]
+        echo(f"bench: {name}: {accuracy['metric']} {accuracy['value']:.4f} "
+             f"(delta {accuracy['delta']:+.4f}), p50 {latency['p50']:.2f} ms, "
+             f"p90 {latency['p90']:.2f} ms -> {entry['status']}")
+        entries.append(entry)
+    json_path, md_path = write_report(run_dir, entries, title=recipe.name)
+    echo(f"report: {md_path}")
+    return entries
