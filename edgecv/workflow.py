@@ -74,6 +74,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     result = run_stages(recipe, run_dir, model_fn=model_fn, train_data=train_data,
                         val_data=val_data, task=task, resume=resume)
     model = result.model
+    save_model(model, run_dir / "model.keras")
     skipped = getattr(train_set, "skipped", 0) + getattr(val_set, "skipped", 0)
     if skipped:
         echo(f"data: skipped {skipped} unreadable sample(s); see `edgecv data check`")
@@ -83,6 +84,14 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     entries = bench_exports(recipe, model, val_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")
     return RunResult(run_dir, entries)
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Save the final Keras model atomically (a QAT model loads under quantize_scope)."""
+    from edgecv.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 def load_splits(recipe: Recipe, echo: Echo):
