@@ -1,0 +1,86 @@
+"""Benchmark gates: named limits a report entry must meet (exit code 1 when one fails)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from edgecv.errors import BenchError
+from edgecv.registry import suggest
+
+MIB = 2 ** 20
+
+
+def _accuracy(entry: dict, key: str):
+    acc = entry.get("accuracy") or {}
+    return acc.get(key)
+
+
+def _drop(entry: dict):
+    value, reference = _accuracy(entry, "value"), _accuracy(entry, "reference")
+    if value is None or reference is None:
+        return None
+    return float(reference) - float(value)
+
+
+def _latency(key: str) -> Callable[[dict], float | None]:
+    return lambda entry: (entry.get("latency_ms") or {}).get(key)
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    kind: str  # "max": value <= limit passes; "min": value >= limit passes
+    value: Callable[[dict], float | None]
+    needs: str  # what the user must supply when the value is missing
+    description: str
+
+
+GATES: dict[str, Gate] = {g.name: g for g in (
+    Gate("max_accuracy_drop", "max", _drop, "eval data (--data) and the float reference model",
+         "reference metric minus the exported file's metric"),
+    Gate("min_metric", "min", lambda e: _accuracy(e, "value"), "eval data (--data)",
+         "the exported file's metric (top1 / mAP / mIoU)"),
+    Gate("max_p50_ms", "max", _latency("p50"), "a latency run", "median latency in ms"),
+    Gate("max_p90_ms", "max", _latency("p90"), "a latency run", "90th percentile latency in ms"),
+    Gate("max_size_mb", "max", lambda e: None if e.get("size_bytes") is None
+         else e["size_bytes"] / MIB, "the model file", "file size in MiB"),
+)}
+
+
+def check_gate_names(gates: dict) -> None:
+    for name in gates:
+        if name not in GATES:
+            raise BenchError(f"unknown gate {name!r}{suggest(name, list(GATES))} "
+                             f"(gates: {', '.join(GATES)})")
+
+
+def parse_gate_args(items) -> dict[str, float]:
+    """`["max_p90_ms=50", ...]` -> {"max_p90_ms": 50.0}; bad items raise BenchError."""
+    gates: dict[str, float] = {}
+    for item in items or ():
+        name, sep, raw = str(item).partition("=")
+        name = name.strip()
+        if not sep:
+            raise BenchError(f"--gate {item!r}: expected NAME=VALUE, e.g. max_p90_ms=50")
+        try:
+            gates[name] = float(raw)
+        except ValueError:
+            raise BenchError(f"--gate {name}: {raw!r} is not a number") from None
+    check_gate_names(gates)
+    return gates
+
+
+def evaluate_gates(entry: dict, gates: dict) -> dict[str, dict]:
+    """-> {name: {limit, value, passed}}; a gate whose value cannot be measured raises."""
+    check_gate_names(gates)
+    results = {}
+    for name, limit in (gates or {}).items():
+        gate = GATES[name]
+        value = gate.value(entry)
+        if value is None:
+            raise BenchError(f"gate {name} cannot be checked for {entry.get('path', 'this model')}:"
+                             f" it needs {gate.needs}")
+        value = float(value)
+        passed = value <= float(limit) if gate.kind == "max" else value >= float(limit)
+        results[name] = {"limit": float(limit), "value": value, "passed": bool(passed)}
+    return results

@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""Standalone TFLite benchmark runner: latency like `benchmark_model`, plus accuracy.
+
+This file is copied on its own to the device (Raspberry Pi, Coral dev board) and run
+with `python3 runner.py MODEL.tflite --data eval.npz`. It therefore imports only the
+standard library, numpy and LiteRT (`ai_edge_litert`, else `tflite_runtime`) — never
+TensorFlow, OpenCV or other edgecv modules.
+
+Measurement follows TFLite's benchmark_model: init = interpreter creation + tensor
+allocation, then one first inference timed on its own, then warmup runs, then timed
+`invoke()` calls (time.perf_counter) until both `runs` and `min_seconds` are reached.
+Accuracy: every eval sample goes through the model one at a time (batch 1); inputs are
+quantized and outputs dequantized with the model's own parameters.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - exercised on bare devices
+    np = None
+
+EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib",
+                   "Windows": "edgetpu.dll"}
+DELEGATES = ("auto", "xnnpack", "none", "edgetpu")
+
+
+class RunnerError(Exception):
+    """A user-facing failure (missing runtime, bad model, bad data): one line, exit 2."""
+
+
+def _require_numpy():
+    if np is None:
+        raise RunnerError(f"numpy is not installed for {sys.executable} "
+                          "(install it: python3 -m pip install numpy)")
+
+
+def load_litert():
+    """Return (interpreter module, runtime name): ai_edge_litert, else tflite_runtime."""
+    try:
+        from ai_edge_litert import interpreter as module
+        return module, "ai_edge_litert"
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime import interpreter as module
+        return module, "tflite_runtime"
+    except ImportError:
+        raise RunnerError(
+            f"no LiteRT runtime for {sys.executable}: install ai-edge-litert "
+            "(python3 -m pip install ai-edge-litert) or tflite-runtime") from None
+
+
+def make_interpreter(model_path, *, threads=None, delegate="auto"):
+    """Create the interpreter for `delegate` (auto | xnnpack | none | edgetpu)."""
+    if delegate not in DELEGATES:
+        raise RunnerError(f"--delegate {delegate!r}: expected one of {', '.join(DELEGATES)}")
+    if not os.path.isfile(model_path):
+        raise RunnerError(f"{model_path}: model file not found")
+    module, _ = load_litert()
+    kwargs = {"model_path": str(model_path)}
+    if threads is not None:
+        kwargs["num_threads"] = int(threads)
+    resolver = getattr(module, "OpResolverType", None)
+    if delegate == "edgetpu":
+        library = EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1")
+        kwargs["experimental_delegates"] = [_load_delegate(module, library)]
+    elif resolver is not None and delegate == "none":
+        # BUILTIN_WITHOUT_DEFAULT_DELEGATES turns XNNPACK off: plain reference CPU kernels.
+        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    elif resolver is not None and delegate == "xnnpack":
+        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN
+    try:
+        interpreter = module.Interpreter(**kwargs)
+    except ValueError as exc:
+        raise RunnerError(f"{model_path}: not a loadable TFLite model ({_first_line(exc)})") from None
+    return interpreter
+
+
+def _load_delegate(module, library):
+    """load_delegate with a one-line error when the library (or the device) is missing."""
+    # LiteRT's Delegate.__del__ raises on a half-built delegate and prints a traceback at
+    # garbage collection; silence only that while the failed object is freed.
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        try:
+            return module.load_delegate(library)
+        except (ValueError, OSError) as exc:
+            message = _first_line(exc)
+        import gc
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    raise RunnerError(f"--delegate edgetpu: cannot load {library} ({message}); install the "
+                      "Edge TPU runtime (apt-get install libedgetpu1-std) and plug in the device")
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _ensure_batch_one(interpreter):
+    """Models exported with a dynamic batch get batch 1: one sample per invoke."""
+    resized = False
+    for detail in interpreter.get_input_details():
+        shape = list(detail["shape"])
+        signature = list(detail.get("shape_signature", shape))
+        if shape and (shape[0] != 1 or (signature and signature[0] == -1)):
+            interpreter.resize_tensor_input(detail["index"], [1] + shape[1:])
+            resized = True
+    return resized
+
+
+def _describe(details):
+    out = []
+    for d in details:
+        scale, zero_point = d.get("quantization", (0.0, 0))
+        out.append({"name": d["name"], "shape": [int(s) for s in d["shape"]],
+                    "dtype": np.dtype(d["dtype"]).name, "scale": float(scale),
+                    "zero_point": int(zero_point)})
+    return out
+
+
+def quantize_input(x_float, detail):
+    """float32 sample -> the input tensor's dtype using its own scale/zero point."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return x_float.astype(dtype)
+    scale, zero_point = detail["quantization"]
+    if not scale:
+        raise RunnerError(f"input {detail['name']!r} is {dtype.name} but has no quantization scale")
+    info = np.iinfo(dtype)
+    q = np.round(x_float / scale + zero_point)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize_output(q, detail):
+    """Output tensor -> float32 using its own scale/zero point (floats pass through)."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return q.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    if not scale:
+        return q.astype(np.float32)
+    return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+def load_eval_data(path):
+    """Read the eval npz written by edgecv.bench.evalset (x uint8 + mean/std + targets)."""
+    if not os.path.isfile(path):
+        raise RunnerError(f"{path}: eval data file not found")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError) as exc:
+        raise RunnerError(f"{path}: not a readable eval npz ({_first_line(exc)})") from None
+    for key in ("x", "mean", "std"):
+        if key not in data:
+            raise RunnerError(f"{path}: eval npz has no {key!r} array (found {sorted(data)})")
+    if data["x"].ndim != 4:
+        raise RunnerError(f"{path}: 'x' must be [N,H,W,C], got shape {list(data['x'].shape)}")
+    return data
+
+
+def _synthetic_input(detail, rng):
+    dtype = np.dtype(detail["dtype"])
+    shape = detail["shape"]
+    if dtype.kind == "f":
+        return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+    if dtype == np.bool_:
+        return rng.integers(0, 2, size=shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -128), min(info.max, 255) + 1, size=shape).astype(dtype)
+
+
+def _normalized_sample(data, i):
+    mean = np.asarray(data["mean"], dtype=np.float32)
+    std = np.asarray(data["std"], dtype=np.float32)
+    return (data["x"][i:i + 1].astype(np.float32) - mean) / std
+
+
+def _latency_stats(times_ms, *, runs, warmup, threads, init_ms, first_ms):
+    t = np.asarray(times_ms, dtype=np.float64)
+    p50, p90, p99 = np.percentile(t, [50, 90, 99])
+    return {"mean": float(t.mean()), "std": float(t.std()), "min": float(t.min()),
+            "p50": float(p50), "p90": float(p90), "p99": float(p99), "max": float(t.max()),
+            "runs": int(len(t)), "warmup": int(warmup), "threads": threads,
+            "init_ms": float(init_ms), "first_ms": float(first_ms)}
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process in MiB (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return float(peak) / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def top_k(probs, labels, k):
+    """Fraction of rows whose label is among the k highest scores."""
+    k = min(k, probs.shape[1])
+    best = np.argsort(-probs, axis=1)[:, :k]
+    return float(np.mean(np.any(best == labels[:, None], axis=1)))
+
+
+def benchmark(model_path, *, data=None, runs=50, warmup=5, min_seconds=0.0, threads=None,
+              delegate="auto", progress=None):
+    """Benchmark one .tflite file; with `data` (eval npz path or dict) also run every sample.
+
+    Returns a dict: latency_ms {mean,std,min,p50,p90,p99,max,runs,warmup,threads,init_ms,
+    first_ms}, latency_samples_ms, peak_rss_mb, input_details, output_details, runtime,
+    and with data: samples, outputs (list of float32 arrays [N, ...], one per model output)
+    and, for a classification npz with labels, accuracy {metric: top1, value, top5}.
+    """
+    _require_numpy()
+    if runs < 1:
+        raise RunnerError(f"--runs must be >= 1, got {runs}")
+    if warmup < 0:
+        raise RunnerError(f"--warmup must be >= 0, got {warmup}")
+    say = progress or (lambda message: None)
+    if isinstance(data, (str, os.PathLike)):
+        data = load_eval_data(os.fspath(data))
+
+    start = time.perf_counter()
+    interpreter = make_interpreter(model_path, threads=threads, delegate=delegate)
+    _ensure_batch_one(interpreter)
+    try:
+        interpreter.allocate_tensors()
+    except RuntimeError as exc:
+        raise RunnerError(f"{model_path}: cannot allocate tensors ({_first_line(exc)})") from None
+    init_ms = (time.perf_counter() - start) * 1e3
+
+    inputs = interpreter.get_input_details()
+    outputs = interpreter.get_output_details()
+    if data is not None and len(inputs) != 1:
+        raise RunnerError(f"{model_path}: eval data needs a single-input model, "
+                          f"this one has {len(inputs)} inputs")
+    if data is not None:
+        want = [int(s) for s in inputs[0]["shape"][1:]]
+        got = [int(s) for s in data["x"].shape[1:]]
+        if want != got:
+            raise RunnerError(f"{model_path}: model input is {want} but eval samples are {got}")
+
+    # Latency input: the first real sample when there is one, else seeded random values.
+    rng = np.random.default_rng(0)
+    for detail in inputs:
+        if data is not None:
+            value = quantize_input(_normalized_sample(data, 0), detail)
+        else:
+            value = _synthetic_input(detail, rng)
+        interpreter.set_tensor(detail["index"], value)
+
+    invoke = interpreter.invoke
+    perf_counter = time.perf_counter
+    try:
+        t0 = perf_counter()
+        invoke()
+        first_ms = (perf_counter() - t0) * 1e3
+    except RuntimeError as exc:
+        raise RunnerError(f"{model_path}: inference failed ({_first_line(exc)})") from None
+    for _ in range(warmup):
+        invoke()
+    say(f"timing {runs} runs" + (f" / {min_seconds:g} s" if min_seconds else ""))
+    # The timed loop does nothing but invoke and read the clock, so the harness adds no
+    # measurable overhead over a bare invoke() loop (benchmarks/harness_overhead.py).
+    times = []
+    append = times.append
+    loop_start = perf_counter()
+    while len(times) < runs or perf_counter() - loop_start < min_seconds:
+        t0 = perf_counter()
+        invoke()
+        append((perf_counter() - t0) * 1e3)
+
+    result = {
+        "model": os.fspath(model_path),
+        "size_bytes": os.path.getsize(model_path),
+        "runtime": _runtime_name(),
+        "delegate": delegate,
+        "machine": f"{platform.system()} {platform.machine()}",
+        "python": platform.python_version(),
+        "latency_ms": _latency_stats(times, runs=runs, warmup=warmup, threads=threads,
+                                     init_ms=init_ms, first_ms=first_ms),
+        "latency_samples_ms": [round(t, 4) for t in times],
+        "input_details": _describe(inputs),
+        "output_details": _describe(outputs),
+    }
+    if data is not None:
+        result.update(_run_eval(interpreter, inputs[0], outputs, data, say))
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def _run_eval(interpreter, input_detail, output_details, data, say):
+    n = int(data["x"].shape[0])
+    collected = [[] for _ in output_details]
+    say(f"evaluating {n} samples")
+    start = time.perf_counter()
+    for i in range(n):
+        interpreter.set_tensor(input_detail["index"],
+                               quantize_input(_normalized_sample(data, i), input_detail))
+        interpreter.invoke()
+        for slot, detail in zip(collected, output_details):
+            slot.append(dequantize_output(interpreter.get_tensor(detail["index"]), detail))
+    outputs = [np.concatenate(slot, axis=0) for slot in collected]
+    found = {"samples": n, "eval_seconds": time.perf_counter() - start, "outputs": outputs}
+    task = str(data["task"]) if "task" in data else None
+    if task == "classification" and "labels" in data and outputs and outputs[0].ndim == 2:
+        labels = np.asarray(data["labels"]).astype(np.int64)
+        found["accuracy"] = {"metric": "top1", "value": top_k(outputs[0], labels, 1),
+                             "top5": top_k(outputs[0], labels, 5)}
+    return found
+
+
+def _runtime_name():
+    module, name = load_litert()
+    try:
+        from importlib.metadata import version
+        return f"{name} {version(name.replace('_', '-'))}"
+    except Exception:  # metadata missing on some device images; the name is enough
+        return name
+
+
+def save_outputs(path, outputs):
+    """Write the dequantized outputs as output_0, output_1, ... (temp file + rename)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as handle:
+        np.savez(handle, **{f"output_{i}": o for i, o in enumerate(outputs)})
+    os.replace(tmp, path)
+
+
+def save_json(path, result):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump({k: v for k, v in result.items() if k != "outputs"}, handle, indent=2)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def format_summary(result):
+    lat = result["latency_ms"]
+    lines = [
+        f"model:    {result['model']} ({result['size_bytes'] / 2**20:.2f} MiB)",
+        f"runtime:  {result['runtime']}, delegate {result['delegate']}, threads {lat['threads']}",
+        f"init:     {lat['init_ms']:.2f} ms   first inference: {lat['first_ms']:.2f} ms",
+        f"latency:  p50 {lat['p50']:.3f} ms  p90 {lat['p90']:.3f} ms  p99 {lat['p99']:.3f} ms  "
+        f"mean {lat['mean']:.3f} ± {lat['std']:.3f} ms  ({lat['runs']} runs, {lat['warmup']} warmup)",
+        f"fps:      {1000.0 / lat['p50']:.1f} (from p50)" if lat["p50"] > 0 else "fps: n/a",
+    ]
+    if result.get("peak_rss_mb") is not None:
+        lines.append(f"peak RSS: {result['peak_rss_mb']:.1f} MiB")
+    if "accuracy" in result:
+        acc = result["accuracy"]
+        lines.append(f"accuracy: top-1 {acc['value']:.4f}  top-5 {acc['top5']:.4f} "
+                     f"on {result['samples']} samples")
+    elif "samples" in result:
+        lines.append(f"eval:     {result['samples']} samples run (score them on the host)")
+    return "\n".join(lines)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description="Benchmark a .tflite model with LiteRT: latency (like benchmark_model) "
+                    "and, with --data, accuracy on an edgecv eval npz.")
+    parser.add_argument("model", help="path to MODEL.tflite")
+    parser.add_argument("--data", help="eval npz written by `edgecv bench` (x, mean, std, labels)")
+    parser.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
+    parser.add_argument("--warmup", type=int, default=5, help="warmup runs (default 5)")
+    parser.add_argument("--min-seconds", type=float, default=0.0,
+                        help="keep timing until this many seconds have passed too")
+    parser.add_argument("--threads", type=int, default=None, help="interpreter threads")
+    parser.add_argument("--delegate", choices=DELEGATES, default="auto")
+    parser.add_argument("--json", help="write the result (without outputs) to this JSON file")
+    parser.add_argument("--outputs", help="write the dequantized outputs to this npz file")
+    parser.add_argument("--quiet", action="store_true", help="no summary on stdout")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    progress = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        result = benchmark(args.model, data=args.data, runs=args.runs, warmup=args.warmup,
+                           min_seconds=args.min_seconds, threads=args.threads,
+                           delegate=args.delegate, progress=progress)
+        if args.json:
+            save_json(args.json, result)
+        if args.outputs and "outputs" in result:
+            save_outputs(args.outputs, result["outputs"])
+    except RunnerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(format_summary(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
