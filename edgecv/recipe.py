@@ -10,7 +10,7 @@ import inspect
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable, Literal, Optional
+from typing import Any, Iterable, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -167,6 +167,28 @@ class BenchSpec(Strict):
         return value
 
 
+# ---------------------------------------------------------------- task options
+class DetectionSpec(Strict):
+    """YOLO settings; anchors are (width, height) in input pixels, or `auto` (k-means)."""
+
+    anchors: Union[Literal["auto"], list[tuple[float, float]]] = "auto"
+    anchors_per_scale: int = Field(3, ge=1, le=9)
+    lambda_coord: float = Field(5.0, ge=0.0)
+    lambda_noobj: float = Field(0.5, ge=0.0)
+    lambda_obj: float = Field(1.0, ge=0.0)
+    lambda_class: float = Field(1.0, ge=0.0)
+    ignore_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    score_threshold: float = Field(0.001, ge=0.0, lt=1.0)   # for mAP; apps raise it
+    iou_threshold: float = Field(0.45, gt=0.0, le=1.0)
+    max_detections: int = Field(100, gt=0)
+    max_boxes: int = Field(20, gt=0)                         # padding per image in the pipeline
+
+
+class SegmentationSpec(Strict):
+    loss: Literal["ce", "dice", "ce+dice"] = "ce+dice"
+    class_weights: Union[Literal["auto"], list[float], None] = None
+
+
 class Recipe(Strict):
     name: str
     task: Literal[TASKS]  # type: ignore[valid-type]
@@ -178,6 +200,8 @@ class Recipe(Strict):
     qat: Optional[QatSpec] = None
     export: ExportSpec = ExportSpec()
     bench: BenchSpec = BenchSpec()
+    detection: Optional[DetectionSpec] = None       # task options; defaults when absent
+    segmentation: Optional[SegmentationSpec] = None
 
     @field_validator("name")
     @classmethod

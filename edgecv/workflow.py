@@ -58,7 +58,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     from edgecv.train import run_stages
 
     keras.utils.set_random_seed(recipe.seed)
-    task = get_task(recipe.task)
+    task = get_task(recipe.task, recipe)
     train_set, val_set = load_splits(recipe, echo)
     class_names = train_set.class_names
     num_classes = recipe.model.num_classes or len(class_names)

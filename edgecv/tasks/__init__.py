@@ -13,7 +13,7 @@ import numpy as np
 from edgecv.errors import RecipeError
 from edgecv.registry import suggest
 
-# task name -> module defining `TASK`; imported on first use (they import TensorFlow).
+# task name -> module defining `TASK` or `make_task(recipe)`; imported on first use (they import TensorFlow).
 TASK_MODULES = {
     "classification": "edgecv.tasks.classification",
     "detection": "edgecv.tasks.detection",
@@ -32,7 +32,9 @@ class Task(Protocol):
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict: ...
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str, recipe: Any = None) -> Task:
+    """The task object; modules with `make_task(recipe)` are configured by the recipe
+    (or by a .tflite file's metadata dict), the others expose a fixed `TASK`."""
     if name not in TASK_MODULES:
         raise RecipeError(f"task: unknown task {name!r}{suggest(name, list(TASK_MODULES))}")
     try:
@@ -41,4 +43,5 @@ def get_task(name: str) -> Task:
         if exc.name == TASK_MODULES[name]:
             raise RecipeError(f"task: {name!r} is not built yet in this edgecv version") from None
         raise
-    return module.TASK
+    make_task = getattr(module, "make_task", None)
+    return make_task(recipe) if make_task is not None else module.TASK
