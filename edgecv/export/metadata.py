@@ -1,0 +1,233 @@
+"""edgecv metadata: one JSON document embedded in the .tflite flatbuffer (a
+`Model.metadata` entry named "edgecv_metadata" pointing at a buffer) and written
+beside it as `<file stem>.json`, so runners and apps decode outputs without the recipe.
+
+Reading needs only the standard library: `read_metadata` walks the few flatbuffer
+tables it needs by hand, so the standalone bench runner on a Raspberry Pi (stdlib +
+numpy + LiteRT, maybe without edgecv installed) can use it by importing this module
+or by copying this one file next to itself. Writing uses the `flatbuffers` package
+with the TFLite schema that LiteRT (or TensorFlow) ships.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+try:
+    from edgecv.errors import ExportError
+except ImportError:  # copied beside a standalone runner without edgecv installed
+    class ExportError(Exception):  # type: ignore[no-redef]
+        pass
+
+METADATA_NAME = "edgecv_metadata"
+SCHEMA = "edgecv-metadata/1"
+TFLITE_IDENTIFIER = b"TFL3"
+
+# Field slots in tensorflow/lite/schema/schema.fbs (stable: flatbuffers only append).
+_MODEL_BUFFERS = 4
+_MODEL_METADATA = 6
+_METADATA_NAME = 0
+_METADATA_BUFFER = 1
+_BUFFER_DATA = 0
+_BUFFER_OFFSET = 1
+_BUFFER_SIZE = 2
+
+
+# ---------------------------------------------------------------- reading (stdlib)
+class _Reader:
+    """Bounds-checked reads of flatbuffer tables: a corrupt file raises, never crashes."""
+
+    def __init__(self, buf: bytes, where: str):
+        self.buf = buf
+        self.where = where
+
+    def _unpack(self, fmt: str, pos: int) -> int:
+        if pos < 0 or pos + struct.calcsize(fmt) > len(self.buf):
+            raise ExportError(f"{self.where}: corrupt or truncated TFLite file "
+                              f"(offset {pos} outside {len(self.buf)} bytes)")
+        return struct.unpack_from(fmt, self.buf, pos)[0]
+
+    def field_pos(self, table: int, slot: int) -> int | None:
+        vtable = table - self._unpack("<i", table)
+        vt_size = self._unpack("<H", vtable)
+        entry = 4 + 2 * slot
+        if entry >= vt_size:
+            return None
+        off = self._unpack("<H", vtable + entry)
+        return table + off if off else None
+
+    def scalar(self, table: int, slot: int, fmt: str, default: int = 0) -> int:
+        pos = self.field_pos(table, slot)
+        return default if pos is None else self._unpack(fmt, pos)
+
+    def indirect(self, table: int, slot: int) -> int | None:
+        pos = self.field_pos(table, slot)
+        return None if pos is None else pos + self._unpack("<I", pos)
+
+    def vector(self, table: int, slot: int) -> tuple[int, int]:
+        """(start of elements, length) of a vector field; (0, 0) if absent."""
+        pos = self.indirect(table, slot)
+        if pos is None:
+            return 0, 0
+        length = self._unpack("<I", pos)
+        return pos + 4, length
+
+    def table_at(self, elem_pos: int) -> int:
+        return elem_pos + self._unpack("<I", elem_pos)
+
+    def bytes_at(self, start: int, length: int) -> bytes:
+        if start < 0 or start + length > len(self.buf):
+            raise ExportError(f"{self.where}: corrupt or truncated TFLite file "
+                              f"(data [{start}, {start + length}) outside {len(self.buf)} bytes)")
+        return bytes(self.buf[start:start + length])
+
+    def string(self, table: int, slot: int) -> str | None:
+        start, length = self.vector(table, slot)
+        return None if not start else self.bytes_at(start, length).decode("utf-8", "replace")
+
+
+def _load(path_or_bytes: "str | os.PathLike | bytes | bytearray") -> tuple[bytes, str]:
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        return bytes(path_or_bytes), "<bytes>"
+    path = Path(path_or_bytes)
+    try:
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_metadata(path_or_bytes: "str | os.PathLike | bytes | bytearray") -> dict | None:
+    """The embedded edgecv metadata dict, or None when the file has none.
+
+    Raises ExportError when the input is not a readable TFLite flatbuffer."""
+    buf, where = _load(path_or_bytes)
+    if len(buf) < 8 or buf[4:8] != TFLITE_IDENTIFIER:
+        raise ExportError(f"{where}: not a TFLite file (identifier {bytes(buf[4:8])!r}, "
+                          f"expected {TFLITE_IDENTIFIER!r})")
+    r = _Reader(buf, where)
+    model = r._unpack("<I", 0)
+    meta_start, meta_len = r.vector(model, _MODEL_METADATA)
+    buffers_start, buffers_len = r.vector(model, _MODEL_BUFFERS)
+    for i in range(meta_len):
+        entry = r.table_at(meta_start + 4 * i)
+        if r.string(entry, _METADATA_NAME) != METADATA_NAME:
+            continue
+        index = r.scalar(entry, _METADATA_BUFFER, "<I")
+        if index >= buffers_len:
+            raise ExportError(f"{where}: corrupt TFLite file (metadata buffer {index} "
+                              f"of {buffers_len})")
+        buffer = r.table_at(buffers_start + 4 * index)
+        data_start, data_len = r.vector(buffer, _BUFFER_DATA)
+        if data_start:
+            raw = r.bytes_at(data_start, data_len)
+        else:  # >2 GB models keep buffers after the flatbuffer, by offset/size
+            raw = r.bytes_at(r.scalar(buffer, _BUFFER_OFFSET, "<Q"),
+                             r.scalar(buffer, _BUFFER_SIZE, "<Q"))
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ExportError(f"{where}: {METADATA_NAME} is not valid JSON ({exc})") from None
+    return None
+
+
+def sidecar_path(tflite_path: "str | os.PathLike") -> Path:
+    """`model_int8.tflite` -> `model_int8.json`."""
+    return Path(tflite_path).with_suffix(".json")
+
+
+# ---------------------------------------------------------------- building
+def recipe_hash(recipe: Any) -> str:
+    """Stable short hash of a resolved recipe (dict, pydantic model or YAML text)."""
+    if hasattr(recipe, "model_dump"):
+        recipe = recipe.model_dump(mode="json")
+    text = recipe if isinstance(recipe, str) else json.dumps(recipe, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def build_metadata(*, task: str, labels: "list[str] | None" = None,
+                   output_layout: "str | None" = None, anchors: Any = None,
+                   strides: Any = None, recipe: Any = None,
+                   mean: "float | None" = None, std: "float | None" = None,
+                   **extra: Any) -> dict:
+    """The caller-supplied part of the metadata; export adds format and tensor facts."""
+    from edgecv import __version__
+    from edgecv.data import normalize
+
+    meta: dict[str, Any] = {
+        "schema": SCHEMA,
+        "edgecv_version": __version__,
+        "task": task,
+        "labels": list(labels) if labels is not None else None,
+        "normalization": {"mean": normalize.MEAN if mean is None else float(mean),
+                          "std": normalize.STD if std is None else float(std)},
+        "output_layout": output_layout or _DEFAULT_LAYOUT.get(task),
+    }
+    if anchors is not None:
+        meta["anchors"] = anchors
+    if strides is not None:
+        meta["strides"] = strides
+    if recipe is not None:
+        meta["recipe_hash"] = recipe_hash(recipe)
+    meta.update(extra)
+    return meta
+
+
+_DEFAULT_LAYOUT = {
+    "classification": "probabilities [N, classes] (softmax)",
+    "segmentation": "probabilities [N, H, W, classes] (per-pixel softmax)",
+    "detection": "raw heads [N, S, S, anchors * (5 + classes)] per scale, decoded outside the graph",
+}
+
+
+# ---------------------------------------------------------------- writing
+def schema_module():
+    """The generated TFLite flatbuffer schema: LiteRT's copy, else TensorFlow's."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        try:
+            from tensorflow.lite.python import schema_py_generated as schema
+        except ImportError:
+            raise ExportError("writing TFLite metadata needs ai-edge-litert or tensorflow "
+                              "(pip install ai-edge-litert)") from None
+    return schema
+
+
+def embed_metadata(model_bytes: bytes, meta: dict) -> bytes:
+    """Return `model_bytes` with `meta` as JSON in the "edgecv_metadata" entry
+    (replacing an earlier one)."""
+    import flatbuffers
+    import numpy as np
+
+    schema = schema_module()
+    model = schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+    if any(b.offset for b in (model.buffers or [])):
+        raise ExportError("embedding metadata in >2 GB TFLite files (external buffers) "
+                          "is not supported")
+    payload = np.frombuffer(json.dumps(meta, default=_jsonable).encode("utf-8"), np.uint8)
+    model.metadata = [m for m in (model.metadata or [])
+                      if _name(m.name) != METADATA_NAME]
+    buffer = schema.BufferT()
+    buffer.data = payload
+    model.buffers = list(model.buffers or []) + [buffer]
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+    builder = flatbuffers.Builder(len(model_bytes) + len(payload) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
+def _name(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"metadata value not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,208 @@
+"""Keras model -> TFLite (or SavedModel) in one of the FORMATS, written atomically
+with edgecv metadata embedded and beside it."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from edgecv import fileio
+from edgecv.errors import ExportError
+from edgecv.export.formats import Format, get_format
+
+IO_TYPES = ("uint8", "int8")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    format: str
+    path: Path
+    size_bytes: int
+    seconds: float
+    notes: tuple[str, ...] = ()  # e.g. "edgetpu_compiler not on PATH: compile skipped"
+    report: dict = field(default_factory=dict)  # format-specific (the Edge TPU check)
+
+
+def is_qat_model(model) -> bool:
+    """True when tfmot quantize wrappers are in the graph: their learnt ranges
+    replace calibration."""
+    return any(type(layer).__module__.startswith("tensorflow_model_optimization")
+               for layer in getattr(model, "layers", []))
+
+
+def as_representative(data: Any) -> Callable[[], Iterable[list]]:
+    """Accept a converter-style callable, or an array [N,H,W,C] float32 of
+    preprocessed samples, and return a callable yielding `[x (1,H,W,C)]`."""
+    if data is None or callable(data):
+        return data
+    import numpy as np
+
+    array = np.asarray(data, dtype=np.float32)
+    if array.ndim < 2:
+        raise ExportError(f"representative data must be [N, ...] samples, got shape {array.shape}")
+
+    def generator():
+        for sample in array:
+            yield [sample[None, ...]]
+
+    return generator
+
+
+def convert(model, fmt: "str | Format", *, representative=None, io_type: str = "uint8") -> bytes:
+    """Convert a tf_keras model to TFLite bytes in `fmt` (not written anywhere)."""
+    import tensorflow as tf
+
+    f = get_format(fmt)
+    if not f.tflite:
+        raise ExportError(f"format {f.name!r} is not a TFLite format")
+    if io_type not in IO_TYPES:
+        raise ExportError(f"io_type {io_type!r} is not one of {', '.join(IO_TYPES)}")
+    qat = is_qat_model(model)
+    representative = as_representative(representative)
+    if f.integer and representative is None and not qat:
+        raise ExportError(f"format {f.name!r} needs calibration data (representative samples) "
+                          "unless the model was trained with QAT")
+
+    converter = _converter(model, static_batch=f.name == "edgetpu")
+    if f.name == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif f.name == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif f.integer:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if representative is not None:
+            converter.representative_dataset = representative
+        if not qat or representative is not None:
+            # Refuse float fallbacks at conversion time. (For QAT models without
+            # calibration data the converter insists on a representative set when
+            # this is set, so there the flatbuffer check below does the refusing.)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = getattr(tf, io_type)
+        converter.inference_output_type = getattr(tf, io_type)
+    try:
+        data = converter.convert()
+    except Exception as exc:  # converter errors are long MLIR dumps: keep the first line
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ExportError(f"TFLite conversion to {f.name} failed: {first}") from exc
+    if f.integer:
+        _require_integer(data, f.name)
+    return bytes(data)
+
+
+def _converter(model, *, static_batch: bool):
+    """from_keras_model keeps Keras' dynamic batch dimension; the Edge TPU compiler
+    wants static shapes, so there the model is traced with a batch of 1."""
+    import tensorflow as tf
+
+    if not static_batch:
+        return tf.lite.TFLiteConverter.from_keras_model(model)
+    specs = [tf.TensorSpec([1, *t.shape[1:]], t.dtype, name=t.name.split(":")[0])
+             for t in model.inputs]
+    if any(d is None for s in specs for d in s.shape):
+        raise ExportError(f"model input shapes {[s.shape.as_list() for s in specs]} are not "
+                          "static; the Edge TPU needs a fixed input size")
+    fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
+    concrete = fn.get_concrete_function(*specs)
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+
+
+def _require_integer(data: bytes, fmt: str) -> None:
+    from edgecv.export.inspect import describe, load_model_object
+
+    model, buf, _ = load_model_object(data)
+    floats = describe(model, buf)["float_ops"]
+    if floats:
+        names = ", ".join(sorted({op["op"] for op in floats}))
+        raise ExportError(f"{fmt} export left {len(floats)} float op(s) in the model ({names}); "
+                          "the model has layers the int8 converter cannot quantize")
+
+
+def io_metadata(data: bytes) -> dict:
+    """Input/output tensor facts read back from the converted flatbuffer."""
+    from edgecv.export.inspect import describe, load_model_object
+
+    model, buf, _ = load_model_object(data)
+    d = describe(model, buf)
+    keep = ("name", "dtype", "shape", "quantization")
+    return {"inputs": [{k: t[k] for k in keep} for t in d["inputs"]],
+            "outputs": [{k: t[k] for k in keep} for t in d["outputs"]]}
+
+
+def export_model(model, fmt: "str | Format", out_path: "str | os.PathLike", *,
+                 representative=None, io_type: str = "uint8",
+                 metadata: "dict | None" = None) -> ExportResult:
+    """Convert `model` to `fmt` and write it to `out_path` atomically.
+
+    TFLite formats embed edgecv metadata (the caller's dict, e.g. from
+    `metadata.build_metadata`, plus format and tensor facts) and write it as the
+    sidecar `<stem>.json`. `saved_model` writes a directory. A failed conversion
+    leaves nothing behind."""
+    f = get_format(fmt)
+    out_path = Path(out_path)
+    start = time.perf_counter()
+    if not f.tflite:
+        _write_saved_model(model, out_path)
+        size = sum(p.stat().st_size for p in out_path.rglob("*") if p.is_file())
+        return ExportResult(f.name, out_path, size, time.perf_counter() - start)
+
+    from edgecv.export import metadata as md
+
+    data = convert(model, f, representative=representative, io_type=io_type)
+    notes: list[str] = []
+    report: dict = {}
+    if f.name == "edgetpu":
+        from edgecv.export.edgetpu import edgetpu_report
+
+        report = edgetpu_report(data)
+    meta = dict(metadata) if metadata else md.build_metadata(task="unknown")
+    meta["format"] = f.name
+    meta["quantized_from"] = "qat" if is_qat_model(model) else (
+        "calibration" if f.integer else None)
+    meta.update(io_metadata(data))
+    data = md.embed_metadata(data, meta)
+    if f.name == "edgetpu":
+        from edgecv.export.edgetpu import compile_edgetpu
+
+        compiled = compile_edgetpu(data, out_path.name)
+        report["compiler"] = compiled
+        if compiled.get("model") is not None:
+            data = compiled.pop("model")
+        notes.append(compiled["summary"])
+    sidecar = md.sidecar_path(out_path)
+    fileio.write_bytes(out_path, data)
+    try:
+        fileio.write_json(sidecar, meta)
+    except BaseException:
+        out_path.unlink(missing_ok=True)
+        raise
+    seconds = time.perf_counter() - start
+    return ExportResult(f.name, out_path, len(data), seconds, tuple(notes), report)
+
+
+def _write_saved_model(model, out_path: Path) -> None:
+    """SavedModel into a temporary sibling directory, then renamed into place."""
+    import tensorflow as tf
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
+    try:
+        try:
+            tf.saved_model.save(model, str(tmp))
+        except Exception as exc:
+            raise ExportError(f"SavedModel export to {out_path} failed: "
+                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        if out_path.exists():
+            old = out_path.with_name(f".{out_path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out_path, old)
+            os.replace(tmp, out_path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
