@@ -17,17 +17,23 @@ MIB = 2 ** 20
 
 def write_report(run_dir, entries, *, plots=True, title=None) -> tuple[Path, Path]:
     """Write run_dir/report.json and report.md (and PNG plots) atomically."""
-    from edgecv import __version__
-
     run_dir = Path(run_dir)
     entries = list(entries)
-    report = {"edgecv": __version__, "passed": all(e.get("passed", False) for e in entries),
-              "entries": entries}
+    report = report_dict(entries)
     json_path = write_json(run_dir / "report.json", report)
     images = write_plots(run_dir, entries) if plots else []
     md_path = write_text(run_dir / "report.md",
                          render_markdown(entries, images=images, title=title or run_dir.name))
     return json_path, md_path
+
+
+def report_dict(entries) -> dict:
+    """The report.json object: {"edgecv": version, "passed": all entries passed, "entries"}."""
+    from edgecv import __version__
+
+    entries = list(entries)
+    return {"edgecv": __version__, "passed": all(e.get("passed", False) for e in entries),
+            "entries": entries}
 
 
 def _fmt(value, spec, missing="—"):

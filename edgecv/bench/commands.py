@@ -1,0 +1,75 @@
+"""`edgecv bench MODEL.tflite|RUN_DIR`: latency, accuracy vs the float model, gates, report.
+
+Exit codes: 0 every gate passed, 1 a gate failed (after the report is written),
+2 a user error (raised as BenchError and printed by edgecv.cli).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgecv.bench.runner import DELEGATES
+from edgecv.errors import BenchError
+
+
+def _echo_progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.command("bench")
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--data", "data", type=click.Path(path_type=Path),
+              help="Eval set: an eval .npz written by edgecv, or a dataset spec YAML.")
+@click.option("--reference", type=click.Path(path_type=Path),
+              help="Float Keras model scored on the same samples (default: RUN_DIR/model.*).")
+@click.option("--runs", type=click.IntRange(min=1), help="Timed runs (default: recipe, else 50).")
+@click.option("--warmup", type=click.IntRange(min=0), help="Warmup runs (default: recipe, else 5).")
+@click.option("--min-seconds", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Keep timing until this many seconds have passed too.")
+@click.option("--threads", type=click.IntRange(min=1), help="Interpreter threads.")
+@click.option("--delegate", type=click.Choice(DELEGATES), help="auto (default), xnnpack, none, edgetpu.")
+@click.option("--remote", metavar="USER@HOST[:PORT]", help="Run on a device over SSH.")
+@click.option("--remote-python", default="python3", show_default=True,
+              help="Python interpreter on the remote device (needs numpy + LiteRT).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the report JSON here.")
+@click.option("--gate", "gate_args", multiple=True, metavar="NAME=VALUE",
+              help="max_accuracy_drop, min_metric, max_p50_ms, max_p90_ms, max_size_mb.")
+@click.option("--task", type=click.Choice(["classification", "detection", "segmentation"]),
+              help="Task of a --data YAML spec when the model has no edgecv metadata.")
+def bench_command(target, data, reference, runs, warmup, min_seconds, threads, delegate, remote,
+                  remote_python, json_out, gate_args, task):
+    """Benchmark a .tflite file or every export of a run directory."""
+    from edgecv.bench.gates import parse_gate_args
+    from edgecv.bench.suite import bench_run_dir, bench_single
+
+    gates = parse_gate_args(gate_args)
+    target_remote = None
+    if remote:
+        from edgecv.bench.remote import RemoteTarget
+        target_remote = RemoteTarget.parse(remote, python=remote_python)
+    options = dict(runs=runs, warmup=warmup, min_seconds=min_seconds, threads=threads,
+                   delegate=delegate, gates=gates, remote=target_remote, data=data,
+                   reference=reference, task=task, echo=_echo_progress)
+    if target.is_dir():
+        report, md_path = bench_run_dir(target, **options)
+        _echo_progress(f"report: {md_path}")
+    elif target.is_file():
+        report = bench_single(target, **options)
+    else:
+        raise BenchError(f"{target}: no such .tflite file or run directory")
+
+    from edgecv.bench.report import render_table
+    from edgecv.fileio import write_json
+
+    click.echo(render_table(report["entries"]))
+    if json_out is not None:
+        write_json(json_out, report)
+    failed = [f"{e['format']}:{name}" for e in report["entries"]
+              for name, g in (e.get("gates") or {}).items() if not g["passed"]]
+    if failed:
+        click.echo(f"gate failed: {', '.join(failed)}", err=True)
+        raise SystemExit(1)
+
+
+__all__ = ["bench_command"]
