@@ -124,9 +124,9 @@ def op_problems(op: dict) -> list[str]:
     for dtype, names in bad_types.items():
         problems.append(f"{dtype} tensors ({_names(names)}); the Edge TPU needs int8 throughout")
     for t in op["inputs"] + op["outputs"]:
-        if any(d < 0 for d in t["shape_signature"]):
-            problems.append(f"tensor {t['name']!r} has a dynamic shape {t['shape_signature']} "
-                            "(the edgetpu format exports a static batch of 1)")
+        # A dynamic batch is reported once for the whole model (check_operators).
+        if any(d < 0 for d in t["shape_signature"][1:]):
+            problems.append(f"tensor {t['name']!r} has a dynamic shape {t['shape_signature']}")
         if not t.get("constant") and len(t["shape"]) > 3 and any(d > 1 for d in t["shape"][:-3]):
             problems.append(f"tensor {t['name']!r} shape {t['shape']} has more than 3 "
                             "innermost dimensions larger than 1")
@@ -157,12 +157,19 @@ def check_operators(info: dict) -> dict:
     first = unmappable[0]["index"] if unmappable else len(ops)
     total = len(ops)
     mappable = total - len(unmappable)
+    model_problems = [
+        f"input {t['name']!r} has a dynamic batch {t['shape_signature']}: edgetpu_compiler "
+        "refuses dynamic-sized tensors (the edgetpu format exports a static batch of 1)"
+        for t in info["inputs"] if t["shape_signature"][:1] and t["shape_signature"][0] < 0]
     verdict = f"{mappable} of {total} ops mappable to the Edge TPU"
     if unmappable:
         verdict += (f"; the first unmappable op is #{first} {ops[first]['op']}, "
                     f"so about {first} op(s) would run on the TPU and the rest on the CPU")
+    if model_problems:
+        verdict += "; not compilable as is: dynamic batch dimension"
     return {"mappable": mappable, "total": total, "expected_on_tpu": first,
-            "unmappable": unmappable, "verdict": verdict, "ready": not unmappable}
+            "unmappable": unmappable, "model_problems": model_problems, "verdict": verdict,
+            "ready": not unmappable and not model_problems}
 
 
 def edgetpu_report(model_bytes: bytes) -> dict:

@@ -176,6 +176,16 @@ def build_metadata(*, task: str, labels: "list[str] | None" = None,
     return meta
 
 
+def complete_metadata(meta: "dict | None") -> dict:
+    """A caller's metadata dict with the keys every edgecv file carries filled in."""
+    base = build_metadata(task=(meta or {}).get("task") or "unknown")
+    out = dict(meta or {})
+    for key, value in base.items():
+        if out.get(key) is None:
+            out[key] = value
+    return out
+
+
 _DEFAULT_LAYOUT = {
     "classification": "probabilities [N, classes] (softmax)",
     "segmentation": "probabilities [N, H, W, classes] (per-pixel softmax)",
@@ -209,15 +219,16 @@ def embed_metadata(model_bytes: bytes, meta: dict) -> bytes:
         raise ExportError("embedding metadata in >2 GB TFLite files (external buffers) "
                           "is not supported")
     payload = np.frombuffer(json.dumps(meta, default=_jsonable).encode("utf-8"), np.uint8)
-    model.metadata = [m for m in (model.metadata or [])
-                      if _name(m.name) != METADATA_NAME]
-    buffer = schema.BufferT()
-    buffer.data = payload
-    model.buffers = list(model.buffers or []) + [buffer]
-    entry = schema.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata.append(entry)
+    model.buffers = list(model.buffers or [])
+    model.metadata = list(model.metadata or [])
+    entry = next((m for m in model.metadata if _name(m.name) == METADATA_NAME), None)
+    if entry is None:
+        model.buffers.append(schema.BufferT())
+        entry = schema.MetadataT()
+        entry.name = METADATA_NAME
+        entry.buffer = len(model.buffers) - 1
+        model.metadata.append(entry)
+    model.buffers[entry.buffer].data = payload
     builder = flatbuffers.Builder(len(model_bytes) + len(payload) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
     return bytes(builder.Output())

@@ -159,7 +159,7 @@ def export_model(model, fmt: "str | Format", out_path: "str | os.PathLike", *,
         from edgecv.export.edgetpu import edgetpu_report
 
         report = edgetpu_report(data)
-    meta = dict(metadata) if metadata else md.build_metadata(task="unknown")
+    meta = md.complete_metadata(metadata)
     meta["format"] = f.name
     meta["quantized_from"] = "qat" if is_qat_model(model) else (
         "calibration" if f.integer else None)
