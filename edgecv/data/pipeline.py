@@ -1,0 +1,222 @@
+"""tf.data pipelines over an indexed Dataset: decode -> resize -> augment -> normalise -> batch.
+
+Decoding uses tf.io (read_file + decode_image) inside `map(num_parallel_calls=AUTOTUNE)`:
+it runs in TensorFlow's thread pool without the Python GIL, so both cores decode
+in parallel, and it rejects truncated JPEGs that OpenCV would silently grey-fill.
+Generated samples (synthetic_shapes) and rendered COCO masks come from numpy
+through `tf.numpy_function` (OpenCV drawing releases the GIL).
+
+Every pipeline goes through `_fixed_size`, which yields (uint8 image [H,W,C] at
+the model's size, target); inference preprocessing is exactly that followed by
+`normalize`, so `eval_arrays` (uint8 for the int8 model) and the float pipeline
+see the same pixels.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from edgecv.data import normalize as norm
+from edgecv.data.dataset import ArraySource, Dataset, FileSource, GeneratedSource
+from edgecv.errors import DataError
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _shape3(input_shape) -> tuple[int, int, int]:
+    if len(input_shape) != 3 or input_shape[-1] not in (1, 3):
+        raise DataError(f"input_shape: expected [height, width, 1 or 3], got {list(input_shape)}")
+    return int(input_shape[0]), int(input_shape[1]), int(input_shape[2])
+
+
+# ---------------------------------------------------------------- decoding, per source
+def _decode_files(src: FileSource, task: str, positions: tf.data.Dataset, channels: int) -> tf.data.Dataset:
+    paths = tf.constant(src.paths)
+    labels = None if src.labels is None else tf.constant(src.labels, tf.int32)
+    boxes = None if src.boxes is None else tf.constant(src.boxes, tf.float32)
+    classes = None if src.classes is None else tf.constant(src.classes, tf.int32)
+    mask_paths = None if src.mask_paths is None else tf.constant(src.mask_paths)
+
+    def rendered_mask(i):
+        return np.asarray(src.mask_fn(int(i)), dtype=np.uint8)
+
+    def load(i):
+        image = tf.io.decode_image(tf.io.read_file(paths[i]), channels=channels,
+                                   expand_animations=False, dtype=tf.uint8)
+        if task == "classification":
+            return image, labels[i]
+        if task == "detection":
+            return image, (boxes[i], classes[i])
+        if mask_paths is not None:
+            mask = tf.io.decode_png(tf.io.read_file(mask_paths[i]), channels=1)[..., 0]
+        else:
+            mask = tf.numpy_function(rendered_mask, [i], tf.uint8, stateful=False)
+            mask.set_shape([None, None])
+        # A mask of another size than its image is a bad sample: the error drops it.
+        tf.debugging.assert_equal(tf.shape(mask), tf.shape(image)[:2], message="mask size differs from image")
+        return image, mask
+
+    return positions.map(load, num_parallel_calls=AUTOTUNE)
+
+
+def _decode_arrays(src: ArraySource, positions: tf.data.Dataset, channels: int) -> tf.data.Dataset:
+    images = tf.constant(src.images)
+    labels = tf.constant(src.labels, tf.int32)
+
+    def load(i):
+        image = images[i]
+        if image.shape[-1] != channels:
+            image = tf.image.grayscale_to_rgb(image) if channels == 3 else tf.cast(
+                tf.round(tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))), tf.uint8)
+        return image, labels[i]
+
+    return positions.map(load, num_parallel_calls=AUTOTUNE)
+
+
+def _decode_generated(src: GeneratedSource, task: str, positions: tf.data.Dataset,
+                      size: tuple[int, int], channels: int) -> tf.data.Dataset:
+    h, w = size
+    gen = src.generator
+    m = gen.max_objects
+
+    def draw(i):
+        image, target = gen.sample(int(i), h, w, channels)
+        if task == "detection":
+            return image, target[0], target[1]
+        return image, np.asarray(target, dtype=np.int32 if task == "classification" else np.uint8)
+
+    def load(i):
+        if task == "detection":
+            image, boxes, classes = tf.numpy_function(draw, [i], [tf.uint8, tf.float32, tf.int32], stateful=False)
+            boxes.set_shape([m, 4])
+            classes.set_shape([m])
+            image.set_shape([h, w, channels])
+            return image, (boxes, classes)
+        target_type = tf.int32 if task == "classification" else tf.uint8
+        image, target = tf.numpy_function(draw, [i], [tf.uint8, target_type], stateful=False)
+        image.set_shape([h, w, channels])
+        target.set_shape([] if task == "classification" else [h, w])
+        return image, target
+
+    return positions.map(load, num_parallel_calls=AUTOTUNE)
+
+
+def _resize(task: str, size: tuple[int, int]) -> Callable:
+    """Stretch to the model size. Normalised boxes are unchanged by a stretch; masks use nearest."""
+
+    def resize(image, target):
+        if image.shape[0] != size[0] or image.shape[1] != size[1]:
+            image = tf.image.resize(image, size, method="bilinear", antialias=True)
+            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        image.set_shape([size[0], size[1], image.shape[-1]])
+        if task == "segmentation":
+            target = tf.image.resize(target[..., None], size, method="nearest")[..., 0]
+            target = tf.ensure_shape(target, size)
+        return image, target
+
+    return resize
+
+
+def _fixed_size(ds: Dataset, input_shape, *, shuffle_seed: Optional[int] = None,
+                cache: bool = False) -> tf.data.Dataset:
+    """(uint8 image at the model size, target) per sample; bad files dropped."""
+    h, w, c = _shape3(input_shape)
+    if len(ds) == 0:
+        raise DataError(f"{ds.name}: no usable samples ({ds.skipped} skipped)")
+    positions = tf.data.Dataset.from_tensor_slices(ds.indices.astype(np.int64))
+    if shuffle_seed is not None and not cache:
+        # Shuffling indexes (not images) is cheap and covers the whole set.
+        positions = positions.shuffle(len(ds), seed=shuffle_seed, reshuffle_each_iteration=True)
+    src = ds.source
+    if isinstance(src, FileSource):
+        elements = _decode_files(src, ds.task, positions, c)
+    elif isinstance(src, ArraySource):
+        elements = _decode_arrays(src, positions, c)
+    elif isinstance(src, GeneratedSource):
+        elements = _decode_generated(src, ds.task, positions, (h, w), c)
+    else:  # pragma: no cover - a new reader must add its source here
+        raise DataError(f"{ds.name}: unknown source type {type(src).__name__}")
+    elements = elements.map(_resize(ds.task, (h, w)), num_parallel_calls=AUTOTUNE)
+    # Safety net for files that pass the indexing probe but fail to decode.
+    elements = elements.ignore_errors(log_warning=True)
+    if cache:
+        elements = elements.cache()
+        if shuffle_seed is not None:
+            elements = elements.shuffle(min(len(ds), 20000), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return elements
+
+
+def _to_model_inputs(task: str) -> Callable:
+    def finish(image, target):
+        x = (tf.cast(image, tf.float32) - norm.MEAN) / norm.STD
+        if task == "classification":
+            return x, tf.cast(target, tf.int32)
+        if task == "segmentation":
+            return x, tf.cast(target, tf.int32)
+        boxes, classes = target
+        return x, {"boxes": boxes, "classes": classes}
+
+    return finish
+
+
+def make_pipeline(ds: Dataset, *, input_shape, batch_size: int, training: bool,
+                  augment: Any = None, seed: int = 0, cache: bool = False) -> tf.data.Dataset:
+    """Batches of (x float32 [B,H,W,C] in [-1,1], y) per docs/ARCHITECTURE.md; one pass = one epoch."""
+    if batch_size <= 0:
+        raise DataError(f"batch_size: must be > 0, got {batch_size}")
+    elements = _fixed_size(ds, input_shape, shuffle_seed=seed if training else None, cache=cache)
+    if training and augment is not None:
+        from edgecv.data.augment import augmenter
+
+        fn = augmenter(augment, ds.task, _shape3(input_shape))
+        if fn is not None:
+            # Per-element seeds from a seeded stream that changes every epoch.
+            seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+            elements = tf.data.Dataset.zip((elements, seeds)).map(
+                lambda sample, s: fn(sample[0], sample[1], s), num_parallel_calls=AUTOTUNE)
+    batches = elements.map(_to_model_inputs(ds.task), num_parallel_calls=AUTOTUNE)
+    return batches.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def inference_samples(ds: Dataset, input_shape) -> tf.data.Dataset:
+    """(uint8 image [H,W,C], target) with exactly the inference preprocessing, in dataset order."""
+    return _fixed_size(ds, input_shape)
+
+
+def representative_dataset(ds: Dataset, *, input_shape, samples: int, seed: int = 0) -> Callable:
+    """A callable for TFLiteConverter.representative_dataset: yields [x float32 (1,H,W,C)]."""
+    if samples <= 0:
+        raise DataError(f"calibration_samples: must be > 0, got {samples}")
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(len(ds), size=min(samples, len(ds)), replace=False))
+    subset = ds.subset(chosen)
+
+    def generate():
+        for image, _ in inference_samples(subset, input_shape).as_numpy_iterator():
+            yield [norm.normalize(image)[None]]
+
+    return generate
+
+
+def eval_arrays(ds: Dataset, *, input_shape, limit: Optional[int] = None):
+    """(x uint8 [N,H,W,C], targets) in dataset order; see docs/ARCHITECTURE.md for targets."""
+    if limit is not None and limit < len(ds):
+        ds = ds.subset(np.arange(limit))
+    h, w, c = _shape3(input_shape)
+    images, targets = [], []
+    for image, target in inference_samples(ds, input_shape).as_numpy_iterator():
+        images.append(image)
+        if ds.task == "detection":
+            boxes, classes = target
+            keep = classes >= 0
+            targets.append((boxes[keep].astype(np.float32), classes[keep].astype(np.int32)))
+        else:
+            targets.append(target)
+    x = np.stack(images).astype(np.uint8) if images else np.zeros((0, h, w, c), np.uint8)
+    if ds.task == "classification":
+        return x, np.asarray(targets, dtype=np.int32).reshape(-1)
+    if ds.task == "segmentation":
+        return x, (np.stack(targets).astype(np.uint8) if targets else np.zeros((0, h, w), np.uint8))
+    return x, targets
