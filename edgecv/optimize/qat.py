@@ -1,0 +1,122 @@
+"""Quantization-aware training wrapping that works for every edgecv model family.
+
+tfmot 0.8.1's default 8-bit registry already covers Conv2D/DepthwiseConv2D (+BN
+folding), Conv2DTranspose, Dense, ReLU, LeakyReLU, Activation (sigmoid, swish,
+softmax...), Softmax, Add, Concatenate, UpSampling2D, pooling, and passes
+Reshape/Dropout/MaxPooling2D through. What it lacks, and edgecv models use, gets
+a QuantizeConfig here:
+
+- Multiply (squeeze-excite gate): quantize the output, like tfmot does for Add,
+  so TFLite gets an int8 MUL with a known output range.
+- BatchNormalization that does not follow a conv (nothing to fold into): output
+  quantized; TFLite lowers it to int8 MUL/ADD.
+
+This module imports TensorFlow and tfmot: import it only when QAT is wanted.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import edgecv  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
+from edgecv.errors import ModelError
+
+try:
+    import tensorflow_model_optimization as tfmot
+except ImportError as exc:  # pragma: no cover - tfmot is a declared dependency
+    raise ModelError("QAT needs tensorflow-model-optimization: pip install "
+                     "'tensorflow-model-optimization>=0.8,<0.9'") from exc
+import tf_keras as keras
+
+_quantizers = tfmot.quantization.keras.quantizers
+
+
+class OutputQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
+    """Quantize only a layer's output (8-bit, asymmetric, moving-average range).
+
+    For weightless layers whose output TFLite must know a scale for (Multiply,
+    standalone BatchNormalization).
+    """
+
+    def get_weights_and_quantizers(self, layer):
+        return []
+
+    def get_activations_and_quantizers(self, layer):
+        return []
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        pass
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        pass
+
+    def get_output_quantizers(self, layer):
+        return [_quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
+                                                   narrow_range=False)]
+
+    def get_config(self):
+        return {}
+
+
+# Layer classes tfmot's default registry does not handle, and the config edgecv gives them.
+CUSTOM_CONFIGS = {
+    keras.layers.Multiply: OutputQuantizeConfig,
+}
+
+# Conv-like layers tfmot folds a following BatchNormalization into.
+_FOLDS_BN = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+
+
+def _custom_objects() -> dict:
+    return {"OutputQuantizeConfig": OutputQuantizeConfig}
+
+
+def quantize_scope():
+    """Context manager for loading saved QAT models (`keras.models.load_model`)."""
+    return tfmot.quantization.keras.quantize_scope(_custom_objects())
+
+
+def _unfoldable_batch_norms(model) -> set[str]:
+    """Names of BatchNormalization layers not fed directly by a conv tfmot can fold into."""
+    names = set()
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else []
+        inbound = inbound if isinstance(inbound, list) else [inbound]
+        if not (len(inbound) == 1 and isinstance(inbound[0], _FOLDS_BN)
+                and type(inbound[0]) is not keras.layers.Conv2DTranspose):
+            names.add(layer.name)
+    return names
+
+
+def quantize(model):
+    """Return a tfmot QAT copy of a functional edgecv model (weights copied).
+
+    Raises ModelError for nested models or layers no config exists for,
+    naming the layer.
+    """
+    annotate = tfmot.quantization.keras.quantize_annotate_layer
+    unfoldable_bn = _unfoldable_batch_norms(model)
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            raise ModelError(f"quantize: layer {layer.name!r} is a nested model; "
+                             "QAT needs a flat functional model")
+
+    def clone(layer):
+        fresh = layer.__class__.from_config(layer.get_config())
+        if isinstance(layer, keras.layers.InputLayer):
+            return fresh
+        config_class = CUSTOM_CONFIGS.get(type(layer))
+        if layer.name in unfoldable_bn:
+            config_class = OutputQuantizeConfig
+        if config_class is not None:
+            return annotate(fresh, quantize_config=config_class())
+        return annotate(fresh)
+
+    annotated = keras.models.clone_model(model, clone_function=clone)
+    annotated.set_weights(model.get_weights())
+    with quantize_scope():
+        try:
+            return tfmot.quantization.keras.quantize_apply(annotated)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"quantize: model {model.name!r} cannot be QAT-wrapped: {exc}") from exc
