@@ -138,7 +138,10 @@ def quantize_input(x_float, detail):
     if not scale:
         raise RunnerError(f"input {detail['name']!r} is {dtype.name} but has no quantization scale")
     info = np.iinfo(dtype)
-    q = np.round(x_float / scale + zero_point)
+    # Round half away from zero like TFLite's own Quantize kernel (std::round), not numpy's
+    # round-half-to-even.
+    v = x_float / np.float32(scale) + np.float32(zero_point)
+    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
