@@ -32,7 +32,8 @@ def _shape3(input_shape) -> tuple[int, int, int]:
 
 
 # ---------------------------------------------------------------- decoding, per source
-def _decode_files(src: FileSource, task: str, positions: tf.data.Dataset, channels: int) -> tf.data.Dataset:
+def _decode_files(src: FileSource, task: str, positions: tf.data.Dataset, channels: int,
+                  num_classes: int) -> tf.data.Dataset:
     paths = tf.constant(src.paths)
     labels = None if src.labels is None else tf.constant(src.labels, tf.int32)
     boxes = None if src.boxes is None else tf.constant(src.boxes, tf.float32)
@@ -55,7 +56,14 @@ def _decode_files(src: FileSource, task: str, positions: tf.data.Dataset, channe
             mask = tf.numpy_function(rendered_mask, [i], tf.uint8, stateful=False)
             mask.set_shape([None, None])
         # A mask of another size than its image is a bad sample: the error drops it.
-        tf.debugging.assert_equal(tf.shape(mask), tf.shape(image)[:2], message="mask size differs from image")
+        # A mask of another size than its image, or with values past the last class, is a
+        # bad sample: the failed check drops it (ignore_errors) instead of breaking the loss.
+        with tf.control_dependencies([
+            tf.debugging.assert_equal(tf.shape(mask), tf.shape(image)[:2], message="mask size differs from image"),
+            tf.debugging.assert_less(tf.cast(tf.reduce_max(mask), tf.int32), num_classes,
+                                     message="mask value beyond the class count"),
+        ]):
+            mask = tf.identity(mask)
         return image, mask
 
     return positions.map(load, num_parallel_calls=AUTOTUNE)
@@ -131,7 +139,7 @@ def _fixed_size(ds: Dataset, input_shape, *, shuffle_seed: Optional[int] = None,
         positions = positions.shuffle(len(ds), seed=shuffle_seed, reshuffle_each_iteration=True)
     src = ds.source
     if isinstance(src, FileSource):
-        elements = _decode_files(src, ds.task, positions, c)
+        elements = _decode_files(src, ds.task, positions, c, len(ds.class_names))
     elif isinstance(src, ArraySource):
         elements = _decode_arrays(src, positions, c)
     elif isinstance(src, GeneratedSource):

@@ -1,0 +1,72 @@
+"""Cheap image-file checks used while indexing: no decoding, two small reads per file.
+
+They catch what would otherwise fail mid-epoch: zero-byte files, text or other
+data under an image name, JPEGs without their end marker, PNGs without IEND.
+Full decoding happens only in `edgecv data check` (edgecv.data.check).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+# What tf.io.decode_image reads; anything else is not indexed.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+)
+
+
+def is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def image_kind(head: bytes) -> Optional[str]:
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def probe_image(path: str | os.PathLike) -> Optional[str]:
+    """None when the file looks like a whole image, else what is wrong with it."""
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            return "zero-byte file"
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+            handle.seek(max(0, size - 32))
+            tail = handle.read()
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    kind = image_kind(head)
+    if kind is None:
+        return f"not an image file (starts with {head[:8]!r})"
+    if kind == "jpeg" and not tail.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
+        return "truncated JPEG (no end-of-image marker)"
+    if kind == "png" and b"IEND" not in tail:
+        return "truncated PNG (no IEND chunk)"
+    return None
+
+
+def image_size(path: str | os.PathLike) -> Optional[tuple[int, int]]:
+    """(width, height) from the file header only (Pillow reads headers lazily); None if unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Exception:  # any unreadable header means "no size"; probe_image says why
+        return None
+
+
+def list_images(root: Path) -> list[Path]:
+    """Image files under root (recursive, sorted, hidden files skipped)."""
+    return sorted(p for p in root.rglob("*")
+                  if p.is_file() and is_image_name(p) and not any(part.startswith(".") for part in p.relative_to(root).parts))
