@@ -1,0 +1,282 @@
+"""Detection: Tiny-YOLO targets, loss, decoding, per-class NMS and COCO mAP.
+
+The model emits raw heads `(N, GH, GW, A * (5 + C))` (docs/ARCHITECTURE.md); all
+YOLO logic lives here and in `edgecv.tasks.yolo`:
+- `prepare` encodes the pipeline's padded boxes into one target per head;
+- `loss` is the YOLOv3 loss with the recipe's `detection:` weights;
+- `score` decodes (numpy), runs per-class NMS and reports pycocotools mAP@0.5
+  (the report's metric), mAP@0.5:0.95 and AP@0.5 per class.
+
+Anchors are `(w, h)` in input pixels, grouped per head with the finest grid first.
+`detection.anchors: auto` is resolved from the training boxes by k-means:
+`task = task.resolve_anchors(train_set)` before `prepare`/`loss` (the workflow
+does it right after loading the data). `export_metadata()` gives what a .tflite
+file must carry so that `make_task(metadata)` can decode without the recipe.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from edgecv.errors import BenchError, DataError, RecipeError
+from edgecv.recipe import DetectionSpec
+from edgecv.tasks.yolo import postprocess
+from edgecv.tasks.yolo.anchors import group_anchors, kmeans_anchors, mean_best_iou
+
+ANCHOR_SAMPLES = 2000      # training images read for `anchors: auto`
+SAMPLE_IMAGES = 8          # images drawn by write_samples
+DISPLAY_SCORE = 0.3        # drawn detections: the mAP threshold (0.001) would draw noise
+
+AnchorGroups = tuple[tuple[tuple[float, float], ...], ...]
+
+
+@dataclass
+class DetectionTask:
+    spec: DetectionSpec = field(default_factory=DetectionSpec)
+    input_shape: Optional[tuple[int, int, int]] = None
+    anchor_groups: Optional[AnchorGroups] = None     # finest head first; None until resolved
+    arch: Optional[str] = None                        # to learn the heads' grids without a model
+    model_kwargs: dict = field(default_factory=dict)
+    grids: Optional[tuple[tuple[int, int], ...]] = None   # (GH, GW) per model output, model order
+    anchor_fit: Optional[float] = None                # mean best IoU of the training boxes (auto anchors)
+    name: str = "detection"
+    monitor: str = "val_loss"
+    mode: str = "min"
+
+    # ------------------------------------------------------------ training
+    def loss(self, recipe: Any = None):
+        from edgecv.tasks.yolo.loss import make_loss
+
+        return make_loss(self.head_layouts(), self._input_hw(), self._num_classes(recipe), self.spec)
+
+    def metrics(self) -> list:
+        return []   # mAP needs decoding + NMS over the whole set: computed by `score`, not per batch
+
+    def prepare(self, dataset: Any, model: Any) -> Any:
+        """(x, {"boxes", "classes"}) batches -> (x, target per head) in the model's output order."""
+        import tensorflow as tf
+
+        from edgecv.tasks.yolo.targets import encode_targets
+
+        heads = self.head_layouts(model)
+        input_hw = self._input_hw()
+        max_boxes = int(dataset.element_spec[1]["boxes"].shape[1] or self.spec.max_boxes)
+
+        def encode(boxes, classes):
+            return encode_targets(boxes, classes, heads, input_hw)
+
+        def to_targets(x, y):
+            encoded = tf.numpy_function(encode, [y["boxes"], y["classes"]], [tf.float32] * len(heads),
+                                        stateful=False)
+            for tensor, head in zip(encoded, heads):
+                tensor.set_shape([None, head.target_size(max_boxes)])
+            return x, (encoded[0] if len(heads) == 1 else tuple(encoded))
+
+        return dataset.map(to_targets, num_parallel_calls=tf.data.AUTOTUNE)
+
+    # ------------------------------------------------------------ scoring
+    def detect(self, outputs: Sequence[np.ndarray], num_classes: Optional[int] = None,
+               score_threshold: Optional[float] = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Raw heads -> per image (boxes [k, 4] normalised x1,y1,x2,y2, scores [k], classes [k])."""
+        outputs = [np.asarray(o, dtype=np.float32) for o in outputs]
+        groups = self._require_anchors()
+        if num_classes is None:
+            num_classes = outputs[0].shape[-1] // len(groups[0]) - 5
+        try:
+            return postprocess.detect(
+                outputs, groups, self._input_hw(), num_classes,
+                score_threshold=self.spec.score_threshold if score_threshold is None else score_threshold,
+                iou_threshold=self.spec.iou_threshold, max_detections=self.spec.max_detections)
+        except ValueError as exc:
+            raise BenchError(f"detection outputs do not match the anchors: {exc}") from None
+
+    def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict:
+        from edgecv.tasks.yolo.evaluate import coco_map
+
+        detections = self.detect(outputs, len(class_names))
+        result = coco_map(detections, list(targets), list(class_names), image_size=self._input_hw(),
+                          max_detections=self.spec.max_detections)
+        return {"metric": "mAP50", "value": result["map50"], **result}
+
+    def write_samples(self, run_dir, x_uint8, outputs, targets, class_names, *, limit: int = SAMPLE_IMAGES):
+        """Images with truth (green) and detections scoring >= DISPLAY_SCORE under run_dir/samples/."""
+        from edgecv.tasks.yolo.drawing import write_sample_images
+
+        count = min(limit, len(x_uint8))
+        outputs = [np.asarray(o)[:count] for o in outputs]
+        detections = self.detect(outputs, len(class_names), score_threshold=DISPLAY_SCORE)
+        return write_sample_images(run_dir, np.asarray(x_uint8)[:count], detections, list(targets)[:count],
+                                   class_names, limit=count)
+
+    # ------------------------------------------------------------ anchors and heads
+    def resolve_anchors(self, train_set: Any, model: Any = None) -> "DetectionTask":
+        """Fix `auto` anchors by k-means on the training boxes (anchors_per_scale x heads of
+        them); returns self when the anchors are already known."""
+        if self.anchor_groups is not None:
+            return self
+        heads = len(self._grids(model))
+        k = self.spec.anchors_per_scale * heads
+        wh = training_box_sizes(train_set, self._input_shape())
+        try:
+            anchors = kmeans_anchors(wh, k, seed=0)
+        except ValueError as exc:
+            raise DataError(f"detection.anchors: auto: {exc} ({len(wh)} boxes read from "
+                            f"{getattr(train_set, 'name', 'the training data')})") from None
+        return replace(self, anchor_groups=_as_groups(group_anchors(anchors, heads)),
+                       anchor_fit=mean_best_iou(wh, anchors))
+
+    def head_layouts(self, model: Any = None) -> list:
+        """One HeadLayout per model output, in the model's output order."""
+        from edgecv.tasks.yolo.targets import HeadLayout
+
+        grids = self._grids(model)
+        groups = self._require_anchors()
+        if len(groups) != len(grids):
+            raise RecipeError(f"detection.anchors: {len(groups)} anchor group(s) of "
+                              f"{self.spec.anchors_per_scale} for a model with {len(grids)} output head(s); "
+                              f"give {self.spec.anchors_per_scale * len(grids)} anchors or use auto")
+        finest_first = sorted(range(len(grids)), key=lambda i: -grids[i][0] * grids[i][1])
+        rank = {head: r for r, head in enumerate(finest_first)}
+        return [HeadLayout(gh, gw, groups[rank[i]]) for i, (gh, gw) in enumerate(grids)]
+
+    def export_metadata(self, model: Any = None) -> dict:
+        """What a .tflite needs to be decoded without the recipe (`make_task(metadata)` reads it)."""
+        groups = self._require_anchors()
+        grids = sorted(self._grids(model), key=lambda g: -g[0] * g[1])
+        h, _ = self._input_hw()
+        strides = [h // gh for gh, _ in grids]
+        anchors = [[list(a) for a in group] for group in groups]
+        return {
+            "anchors": anchors,
+            "strides": strides,
+            "detection": {
+                "format": "yolo",
+                "input_shape": list(self._input_shape()),
+                "anchors": anchors,            # per head, finest grid first, (w, h) input pixels
+                "strides": strides,
+                "layout": "per anchor: tx, ty, tw, th, objectness, class logits (raw, no activation)",
+                "score_threshold": self.spec.score_threshold,
+                "iou_threshold": self.spec.iou_threshold,
+                "max_detections": self.spec.max_detections,
+            },
+        }
+
+    def _grids(self, model: Any = None) -> tuple[tuple[int, int], ...]:
+        if model is not None:
+            return _model_grids(model)
+        if self.grids is None:
+            if self.arch is None:
+                raise RecipeError("detection: the heads' grid sizes are unknown; build the task from a "
+                                  "recipe or pass the model")
+            from edgecv.models import create_model
+
+            kwargs = dict(self.model_kwargs)
+            if self.input_shape is not None:
+                kwargs["input_shape"] = self.input_shape
+            self.grids = _model_grids(create_model(self.arch, **kwargs))
+        return self.grids
+
+    def _require_anchors(self) -> AnchorGroups:
+        if self.anchor_groups is None:
+            raise RecipeError("detection.anchors: 'auto' anchors are not computed yet; call "
+                              "task.resolve_anchors(train_set) first, or read them from a .tflite's metadata "
+                              "with get_task('detection', metadata)")
+        return self.anchor_groups
+
+    def _input_shape(self) -> tuple[int, int, int]:
+        if self.input_shape is None:
+            raise RecipeError("detection: the model input shape is unknown (no recipe or metadata given)")
+        return self.input_shape
+
+    def _input_hw(self) -> tuple[int, int]:
+        return tuple(self._input_shape()[:2])  # type: ignore[return-value]
+
+    def _num_classes(self, recipe: Any) -> Optional[int]:
+        return getattr(getattr(recipe, "model", None), "num_classes", None)
+
+
+def make_task(source: Any = None) -> DetectionTask:
+    """The task from a recipe, from a .tflite metadata dict, or with defaults (None)."""
+    if source is None:
+        return DetectionTask()
+    if isinstance(source, Mapping):
+        return _task_from_metadata(source)
+    spec = getattr(source, "detection", None) or DetectionSpec()
+    model = source.model
+    kwargs = model.builder_kwargs()
+    kwargs.pop("input_shape", None)
+    kwargs.setdefault("num_anchors", spec.anchors_per_scale)
+    groups = None
+    if spec.anchors != "auto":
+        anchors = np.asarray(spec.anchors, dtype=np.float64)
+        if len(anchors) % spec.anchors_per_scale:
+            raise RecipeError(f"detection.anchors: {len(anchors)} anchors do not split into heads of "
+                              f"anchors_per_scale={spec.anchors_per_scale}")
+        if np.any(anchors <= 0):
+            raise RecipeError(f"detection.anchors: widths and heights must be > 0, got {anchors.tolist()}")
+        groups = _as_groups(group_anchors(anchors, len(anchors) // spec.anchors_per_scale))
+    return DetectionTask(spec=spec, input_shape=tuple(model.input_shape), anchor_groups=groups,
+                         arch=model.arch, model_kwargs=kwargs)
+
+
+def _task_from_metadata(meta: Mapping) -> DetectionTask:
+    det = meta.get("detection") or {}
+    anchors = det.get("anchors", meta.get("anchors"))
+    shape = det.get("input_shape", meta.get("input_shape"))
+    options = {k: det[k] for k in ("score_threshold", "iou_threshold", "max_detections") if k in det}
+    groups = None
+    if anchors is not None:
+        groups = _as_groups(anchors)
+        options["anchors_per_scale"] = len(groups[0])
+    try:
+        spec = DetectionSpec(**options)
+    except ValueError as exc:
+        raise BenchError(f"model metadata: invalid detection options {options} ({exc})") from None
+    return DetectionTask(spec=spec, input_shape=None if shape is None else tuple(int(v) for v in shape),
+                         anchor_groups=groups)
+
+
+def _as_groups(groups: Sequence[Sequence[Sequence[float]]]) -> AnchorGroups:
+    return tuple(tuple((float(w), float(h)) for w, h in group) for group in groups)
+
+
+def _model_grids(model: Any) -> tuple[tuple[int, int], ...]:
+    grids = []
+    for output in model.outputs:
+        shape = tuple(output.shape)
+        if len(shape) != 4 or shape[1] is None or shape[2] is None:
+            raise RecipeError(f"detection: model output {shape} is not a YOLO head (N, GH, GW, A*(5+C))")
+        grids.append((int(shape[1]), int(shape[2])))
+    return tuple(grids)
+
+
+def training_box_sizes(dataset: Any, input_shape: Sequence[int], limit: int = ANCHOR_SAMPLES) -> np.ndarray:
+    """(w, h) in input pixels of the boxes of (up to `limit` images of) a detection dataset.
+
+    Indexed annotations are read directly; generated data is drawn through
+    edgecv.data.eval_arrays (the pipeline stretches images, so normalised boxes
+    scale by the input size).
+    """
+    source = getattr(dataset, "source", None)
+    boxes = getattr(source, "boxes", None)
+    classes = getattr(source, "classes", None)
+    if boxes is not None and classes is not None:
+        indices = np.asarray(dataset.indices)
+        if len(indices) > limit:
+            indices = np.sort(np.random.default_rng(0).choice(indices, limit, replace=False))
+        boxes, classes = np.asarray(boxes)[indices], np.asarray(classes)[indices]
+        flat = boxes[classes >= 0].reshape(-1, 4)
+    else:
+        from edgecv.data import eval_arrays
+
+        _, targets = eval_arrays(dataset, input_shape=tuple(input_shape), limit=limit)
+        parts = [np.asarray(b, np.float64).reshape(-1, 4)[np.asarray(c).reshape(-1) >= 0] for b, c in targets]
+        flat = np.concatenate(parts) if parts else np.zeros((0, 4))
+    wh = (flat[:, 2:] - flat[:, :2]) * np.array([input_shape[1], input_shape[0]], dtype=np.float64)
+    wh = wh[(wh[:, 0] > 0) & (wh[:, 1] > 0)]
+    if not len(wh):
+        raise DataError(f"{getattr(dataset, 'name', 'dataset')}: no boxes to compute anchors from")
+    return wh
+
