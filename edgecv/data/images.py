@@ -55,13 +55,14 @@ def probe_image(path: str | os.PathLike) -> Optional[str]:
     return None
 
 
-def image_size(path: str | os.PathLike) -> Optional[tuple[int, int]]:
-    """(width, height) from the file header only (Pillow reads headers lazily); None if unreadable."""
+def image_header(path: str | os.PathLike) -> Optional[tuple[int, int, str]]:
+    """(width, height, Pillow mode) from the file header only (Pillow reads headers
+    lazily); None if unreadable."""
     from PIL import Image
 
     try:
         with Image.open(path) as image:
-            return image.size
+            return image.size[0], image.size[1], image.mode
     except Exception:  # any unreadable header means "no size"; probe_image says why
         return None
 

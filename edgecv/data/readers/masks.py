@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
-from edgecv.data.images import image_size, list_images, probe_image
+from edgecv.data.images import image_header, list_images, probe_image
 from edgecv.data.readers import fixed_classes, note, read_class_file, require_dir, skip
 from edgecv.errors import DataError
+
+MASK_MODES = ("L",)   # 8-bit greyscale: what tf.io.decode_png(channels=1) reads as indices
 
 
 def mask_classes(spec: dict) -> list[str]:
@@ -50,10 +52,14 @@ def read_masks(spec: dict, task: str) -> Dataset:
         if problem:
             skip(problems, mask, problem)
             continue
-        image_wh, mask_wh = image_size(image), image_size(mask)
-        if image_wh is None or mask_wh is None:
-            bad = image if image_wh is None else mask
-            skip(problems, bad, "unreadable image header")
+        image_head, mask_head = image_header(image), image_header(mask)
+        if image_head is None or mask_head is None:
+            skip(problems, image if image_head is None else mask, "unreadable image header")
+            continue
+        image_wh, mask_wh = image_head[:2], mask_head[:2]
+        if mask_head[2] not in MASK_MODES:
+            # tf.io.decode_png expands palettes to colours: the class indices would be lost.
+            skip(problems, mask, f"mask must be an 8-bit single-channel index PNG, got Pillow mode {mask_head[2]}")
             continue
         if image_wh != mask_wh:
             skip(problems, mask, f"mask is {mask_wh[0]}x{mask_wh[1]} but its image is {image_wh[0]}x{image_wh[1]}")

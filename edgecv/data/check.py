@@ -1,0 +1,101 @@
+"""`edgecv data check`: decode every sample once and report every problem by file name.
+
+Indexing (the readers) already finds missing/extra files, zero-byte, non-image and
+truncated files, bad boxes, unknown classes and mask sizes; this adds what needs
+the pixels: images that fail to decode and masks with values past the class count.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgecv.data.dataset import ArraySource, Dataset, FileSource, GeneratedSource, Problem
+
+
+@dataclass
+class CheckReport:
+    where: str
+    dataset: Dataset
+    sizes: Counter = field(default_factory=Counter)         # (width, height) -> images
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        ds = self.dataset
+        bad = sum(1 for p in self.problems if p.skipped)
+        out = [f"{self.where}: {ds.name} ({ds.task})",
+               f"  samples: {len(ds) - self.decode_failures} usable, {bad} bad",
+               f"  classes ({len(ds.class_names)}): "
+               + (", ".join(f"{name} {count}" for name, count in ds.class_counts().items())
+                  or ", ".join(ds.class_names))]
+        if self.sizes:
+            common = self.sizes.most_common(5)
+            more = len(self.sizes) - len(common)
+            out.append("  image sizes: " + ", ".join(f"{w}x{h} ({n})" for (w, h), n in common)
+                       + (f", {more} more" if more > 0 else ""))
+        if self.problems:
+            out.append(f"  problems ({len(self.problems)}):")
+            out += [f"    {p}" for p in self.problems]
+        else:
+            out.append("  no problems")
+        return out
+
+    decode_failures: int = 0
+
+
+def _read_mask(path: str):
+    """-> (index array or None, problem or None). Pillow keeps palette PNG indices as indices."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("L", "P", "I", "I;16"):
+                return None, f"mask must be a single-channel index PNG, got mode {image.mode}"
+            if image.mode == "P":
+                return None, ("palette PNG mask: the pipeline reads grey values, not palette indices; "
+                              "save it as 8-bit greyscale")
+            return np.asarray(image), None
+    except Exception as exc:  # any decode failure is the finding itself
+        return None, f"cannot decode mask: {exc}"
+
+
+def check_dataset(ds: Dataset, where: str = "dataset") -> CheckReport:
+    import cv2
+
+    report = CheckReport(where=where, dataset=ds, problems=list(ds.problems))
+    src = ds.source
+    if isinstance(src, ArraySource):
+        h, w = src.images.shape[1:3]
+        report.sizes[(w, h)] = len(ds)
+        bad = ds.labels >= len(ds.class_names)
+        for i in np.flatnonzero(bad):
+            report.problems.append(Problem(f"{ds.name}[{int(ds.indices[i])}]", f"label {ds.labels[i]} has no class name"))
+        return report
+    if isinstance(src, GeneratedSource):
+        return report
+    assert isinstance(src, FileSource)   # the three source kinds are exhaustive
+    for position in ds.indices:
+        path = src.paths[position]
+        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if image is None:
+            report.problems.append(Problem(path, "cannot decode image"))
+            report.decode_failures += 1
+            continue
+        report.sizes[(image.shape[1], image.shape[0])] += 1
+        if src.mask_paths is not None:
+            mask_path = src.mask_paths[position]
+            mask, problem = _read_mask(mask_path)
+            if problem is None and int(mask.max(initial=0)) >= len(ds.class_names):
+                problem = (f"mask values go up to {int(mask.max())} but there are only {len(ds.class_names)} "
+                           f"classes (0..{len(ds.class_names) - 1})")
+            if problem is None and mask.shape[:2] != image.shape[:2]:
+                problem = f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {image.shape[1]}x{image.shape[0]}"
+            if problem:
+                report.problems.append(Problem(mask_path, problem))
+                report.decode_failures += 1
+    return report
