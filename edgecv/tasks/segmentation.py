@@ -95,8 +95,18 @@ def make_task(recipe: Any = None) -> SegmentationTask:
     return SegmentationTask(loss_kind=spec.loss, class_weights=weights, num_classes=num_classes)
 
 
+_AUTO_WEIGHTS: dict[str, np.ndarray] = {}   # loss() runs once per stage; read the masks once per run
+
+
 def auto_class_weights(recipe: Any, samples: int = AUTO_WEIGHT_SAMPLES) -> np.ndarray:
     """Inverse pixel-frequency weights from (up to `samples` of) the recipe's training masks."""
+    key = repr((recipe.data.train, tuple(recipe.model.input_shape), recipe.model.num_classes, samples))
+    if key not in _AUTO_WEIGHTS:
+        _AUTO_WEIGHTS[key] = _read_auto_class_weights(recipe, samples)
+    return _AUTO_WEIGHTS[key].copy()
+
+
+def _read_auto_class_weights(recipe: Any, samples: int) -> np.ndarray:
     from edgecv.data import eval_arrays, load_dataset
 
     dataset = load_dataset(recipe.data.train, task="segmentation")
