@@ -347,3 +347,59 @@ def test_cli_user_errors_exit_2(models, tmp_path, capsys):
     assert "no .tflite files" in capsys.readouterr().err
     assert main(["bench", str(models["int8"]), "--gate", "min_metric=0.5"]) == 2
     assert "needs eval data" in capsys.readouterr().err
+
+
+def test_bench_run_workflow_stage(tmp_path):
+    """The workflow's bench stage: eval.npz from the val data, float reference, report rows."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from edgecv.bench import bench_run
+    from edgecv.data import load_dataset
+    from edgecv.recipe import validate_recipe
+
+    recipe = validate_recipe({
+        "name": "tiny", "task": "classification",
+        "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [32, 32, 3]},
+        "data": {"train": {"format": "synthetic_shapes", "samples": 20},
+                 "val": {"format": "synthetic_shapes", "samples": 20, "seed": 1}},
+        "train": {"epochs": 1},
+        "bench": {"runs": 3, "warmup": 0, "samples": 10, "gates": {"max_accuracy_drop": 0.0}},
+    })
+    val_set = load_dataset(recipe.data.val, task="classification")
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, strides=4),
+                              keras.layers.Flatten(),
+                              keras.layers.Dense(len(val_set.class_names), activation="softmax")])
+    float_path = tmp_path / "export" / "tiny_float32.tflite"
+    float_path.parent.mkdir()
+    float_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    exports = [{"format": "float32", "path": str(float_path), "status": "ok"},
+               {"format": "int8", "path": str(tmp_path / "export" / "tiny_int8.tflite"),
+                "status": "export failed", "error": "calibration failed"}]
+    messages = []
+    entries = bench_run(recipe=recipe, model=model, dataset=val_set, exports=exports,
+                        run_dir=tmp_path, echo=messages.append)
+    evalset = read_eval_set(tmp_path / "eval.npz")
+    assert len(evalset) == 10 and evalset.class_names == val_set.class_names
+    keras_top1 = float(np.mean(model.predict(normalize(evalset.x), verbose=0).argmax(1) == evalset.targets))
+    ok, failed = entries
+    assert ok["accuracy"]["reference"] == pytest.approx(keras_top1)
+    assert ok["accuracy"]["delta"] == pytest.approx(0.0, abs=1e-9)  # float32 file == Keras model
+    assert ok["gates"]["max_accuracy_drop"]["passed"] is True and ok["latency_ms"]["runs"] == 3
+    assert failed["status"] == "export failed" and failed["error"] == "calibration failed"
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [e["status"] for e in report["entries"]] == ["ok", "export failed"]
+    assert "| int8 | export failed |" in (tmp_path / "report.md").read_text()
+    assert any("reference top1" in m for m in messages)
+    # `edgecv bench FILE --data SPEC.yaml`: the spec is read and scored like the run's eval set.
+    from edgecv.cli import main
+
+    spec = tmp_path / "val.yaml"
+    spec.write_text("format: synthetic_shapes\nsamples: 10\nseed: 1\n")
+    out = tmp_path / "single.json"
+    assert main(["bench", str(float_path), "--data", str(spec), "--task", "classification",
+                 "--runs", "2", "--json", str(out)]) == 0
+    single = json.loads(out.read_text())["entries"][0]
+    assert single["accuracy"]["value"] == pytest.approx(ok["accuracy"]["value"])
+    assert main(["bench", str(float_path), "--data", str(spec)]) == 2  # no metadata, no --task
