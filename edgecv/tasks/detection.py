@@ -164,8 +164,9 @@ class DetectionTask:
         }
 
     def _grids(self, model: Any = None) -> tuple[tuple[int, int], ...]:
-        if model is not None:
-            return _model_grids(model)
+        if model is not None:   # remembered: `loss()` is called without the model
+            self.grids = _model_grids(model)
+            return self.grids
         if self.grids is None:
             if self.arch is None:
                 raise RecipeError("detection: the heads' grid sizes are unknown; build the task from a "
@@ -207,7 +208,11 @@ def make_task(source: Any = None) -> DetectionTask:
     model = source.model
     kwargs = model.builder_kwargs()
     kwargs.pop("input_shape", None)
-    kwargs.setdefault("num_anchors", spec.anchors_per_scale)
+    model_anchors = kwargs.get("num_anchors", _builder_default(model.arch, "num_anchors"))
+    if model_anchors is not None and model_anchors != spec.anchors_per_scale:
+        raise RecipeError(f"detection.anchors_per_scale: {spec.anchors_per_scale} but {model.arch} predicts "
+                          f"{model_anchors} anchors per scale; set model.num_anchors: {spec.anchors_per_scale} "
+                          f"or detection.anchors_per_scale: {model_anchors}")
     groups = None
     if spec.anchors != "auto":
         anchors = np.asarray(spec.anchors, dtype=np.float64)
@@ -236,6 +241,16 @@ def _task_from_metadata(meta: Mapping) -> DetectionTask:
         raise BenchError(f"model metadata: invalid detection options {options} ({exc})") from None
     return DetectionTask(spec=spec, input_shape=None if shape is None else tuple(int(v) for v in shape),
                          anchor_groups=groups)
+
+
+def _builder_default(arch: str, argument: str) -> Any:
+    """A model builder's default for one argument (None when it has no such argument)."""
+    import inspect
+
+    from edgecv.models import MODELS
+
+    parameter = inspect.signature(MODELS.get(arch)).parameters.get(argument)
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
 
 
 def _as_groups(groups: Sequence[Sequence[Sequence[float]]]) -> AnchorGroups:
