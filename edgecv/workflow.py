@@ -71,8 +71,10 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
         return create_model(recipe.model.arch, **kwargs)
 
     train_data, val_data = make_pipelines(recipe, task, train_set, val_set)
-    result = run_stages(recipe, run_dir, model_fn=model_fn, train_data=train_data,
-                        val_data=val_data, task=task, resume=resume)
+    result = run_stages(recipe, run_dir, model=model_fn, train_data=train_data,
+                        val_data=val_data, task=task, resume=resume, echo=echo)
+    if not result.is_chief:
+        return RunResult(run_dir, [])  # multi-worker: only the chief exports and reports
     model = result.model
     save_model(model, run_dir / "model.keras")
     skipped = getattr(train_set, "skipped", 0) + getattr(val_set, "skipped", 0)
