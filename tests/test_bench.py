@@ -280,6 +280,8 @@ def test_bench_file_entry_matches_report_contract(models):
     assert entry["passed"] is True and entry["status"] == "ok"
     assert entry["fps"] == pytest.approx(1000 / entry["latency_ms"]["p50"])
     json.dumps(entry)  # the entry is plain JSON
+    # The runner ran in its own process: its peak RSS is LiteRT's, not this TF-laden process'.
+    assert 10 < entry["peak_rss_mb"] < runner.peak_rss_mb()
     assert format_from_path("runs/q/export/quickstart_float16.tflite") == "float16"
 
 

@@ -42,13 +42,15 @@ def _reference_value(reference):
 
 def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50, warmup=5,
                min_seconds=0.0, threads=None, delegate="auto", gates=None, fmt=None,
-               remote=None, progress=None) -> dict:
+               remote=None, progress=None, isolate=True) -> dict:
     """Benchmark one .tflite file -> one report entry.
 
     eval_npz: eval set written by `evalset.write_eval_set` (None: latency only).
     reference: the float model's score on the same samples — a number, a score dict from
     `accuracy.reference_score`, a Keras model, or a saved model path (scored here).
     gates: {name: limit}; remote: "user@host[:port]" or a `remote.RemoteTarget`.
+    isolate: run the runner in a fresh `python runner.py` process (as on a device), so peak
+    RSS and timings are not those of a host process that has TensorFlow loaded.
     Runner/remote failures raise BenchError.
     """
     from edgecv.bench import accuracy, runner
@@ -69,6 +71,10 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
         result = remote_benchmark(remote, tflite_path, eval_npz, runs=runs, warmup=warmup,
                                   min_seconds=min_seconds, threads=threads, delegate=delegate,
                                   progress=progress)
+    elif isolate:
+        result = _subprocess_benchmark(tflite_path, eval_npz, runs=runs, warmup=warmup,
+                                       min_seconds=min_seconds, threads=threads,
+                                       delegate=delegate, progress=progress)
     else:
         try:
             result = runner.benchmark(tflite_path, data=None if eval_npz is None else os.fspath(eval_npz),
@@ -117,6 +123,40 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
     entry["passed"] = all(g["passed"] for g in entry["gates"].values())
     entry["status"] = "ok" if entry["passed"] else "gate failed"
     return entry
+
+
+def _subprocess_benchmark(tflite_path, eval_npz, *, runs, warmup, min_seconds, threads,
+                          delegate, progress) -> dict:
+    """runner.py in a child process with this Python; the result read back from its files."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    import numpy as np
+
+    from edgecv.bench import runner
+
+    with tempfile.TemporaryDirectory(prefix="edgecv-bench-") as work:
+        args = [sys.executable, runner.__file__, os.fspath(tflite_path), "--runs", str(runs),
+                "--warmup", str(warmup), "--min-seconds", str(min_seconds),
+                "--delegate", delegate, "--json", f"{work}/result.json", "--quiet"]
+        if threads is not None:
+            args += ["--threads", str(threads)]
+        if eval_npz is not None:
+            args += ["--data", os.fspath(eval_npz), "--outputs", f"{work}/outputs.npz"]
+        if progress:
+            progress(f"timing {runs} runs" + (" + eval" if eval_npz is not None else ""))
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
+            message = lines[-1].removeprefix("error: ") if lines else f"exit {proc.returncode}"
+            raise BenchError(message)
+        result = json.loads(Path(work, "result.json").read_text(encoding="utf-8"))
+        if eval_npz is not None:
+            with np.load(f"{work}/outputs.npz", allow_pickle=False) as npz:
+                result["outputs"] = [npz[f"output_{i}"] for i in range(len(npz.files))]
+    return result
 
 
 def failed_entry(fmt: str, error: str, *, status="export failed", path=None) -> dict:

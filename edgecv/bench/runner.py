@@ -200,7 +200,19 @@ def _latency_stats(times_ms, *, runs, warmup, threads, init_ms, first_ms):
 
 
 def peak_rss_mb():
-    """Peak resident memory of this process in MiB (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    """Peak resident memory of this process in MiB.
+
+    Linux: VmHWM of this process image; ru_maxrss is not used there because it survives
+    execve and would report a large parent's peak for a freshly spawned runner.
+    Elsewhere ru_maxrss (KiB, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows
