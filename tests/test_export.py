@@ -22,7 +22,7 @@ CLASSES = 4
 LABELS = ["circle", "square", "triangle", "star"]
 
 
-def tiny_model(seed: int = 0, input_shape=(SIZE, SIZE, 3)):
+def tiny_model(seed: int = 0, input_shape=(SIZE, SIZE, 3), classes: int = CLASSES):
     """Conv/BN/ReLU6/GlobalPool/Dense/softmax with peaked outputs, so top-1 is stable."""
     import tf_keras as keras
 
@@ -34,7 +34,7 @@ def tiny_model(seed: int = 0, input_shape=(SIZE, SIZE, 3)):
     x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
     x = keras.layers.ReLU(6.0)(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dense(CLASSES, kernel_initializer=keras.initializers.RandomNormal(0, 2.0))(x)
+    x = keras.layers.Dense(classes, kernel_initializer=keras.initializers.RandomNormal(0, 2.0))(x)
     out = keras.layers.Softmax()(x)
     model = keras.Model(inp, out)
     bn = model.layers[2]

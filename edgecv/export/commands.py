@@ -40,7 +40,7 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
     from edgecv.export.tflite import export_model, is_qat_model
 
     model = load_keras_model(model_path)
-    needs_data = [f.name for f in fmts if f.needs_calibration] and not is_qat_model(model)
+    needs_data = [] if is_qat_model(model) else [f.name for f in fmts if f.needs_calibration]
     if needs_data and recipe is None:
         raise ExportError(f"{model_path}: format(s) {', '.join(needs_data)} need calibration "
                           "images; export from a run directory, or pass --recipe RECIPE "
@@ -49,6 +49,7 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
     if recipe is not None:
         samples = calibration_samples or recipe.export.calibration_samples
         representative, labels = _calibration(recipe, samples if needs_data else 0)
+    _check_labels(model, recipe, labels, model_path)
     metadata = _metadata(recipe, labels, model)
     for f in fmts:
         out = out_dir / output_name(stem, f)
@@ -118,6 +119,16 @@ def _calibration(recipe, samples: int):
     rep = representative_dataset(train, input_shape=recipe.model.input_shape, samples=samples,
                                  seed=recipe.seed)
     return rep, list(train.class_names)
+
+
+def _check_labels(model, recipe, labels, model_path: Path) -> None:
+    """A classifier's output width must match the label list written into metadata."""
+    if recipe is None or recipe.task != "classification" or not labels:
+        return
+    width = model.output_shape[-1] if not isinstance(model.output_shape, list) else None
+    if width is not None and width != len(labels):
+        raise ExportError(f"{model_path}: model outputs {width} classes but the recipe's data "
+                          f"has {len(labels)} labels")
 
 
 def _metadata(recipe, labels, model) -> dict:

@@ -1,0 +1,102 @@
+"""`edgecv export` from a model file and from a run directory."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import edgecv  # noqa: F401
+from edgecv.cli import main
+from edgecv.export.inspect import inspect_tflite
+from edgecv.export.metadata import read_metadata
+
+RECIPE = """\
+name: tinyrun
+task: classification
+model: {arch: mobilenet_v2, alpha: 0.35, input_shape: [32, 32, 3]}
+data:
+  train: {format: synthetic_shapes, samples: 24, seed: 0}
+  val: {format: synthetic_shapes, samples: 8, seed: 1}
+train: {epochs: 1}
+export: {formats: [float32, int8], calibration_samples: 8, io_type: int8}
+"""
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    from tests.test_export import tiny_model
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_model().save(path)
+    return path
+
+
+def test_export_model_file_float_formats(model_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["export", str(model_file), "--format", "float32", "--format", "dynamic",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"export: dynamic -> {out / 'tiny_dynamic.tflite'}" in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "tiny_dynamic.json", "tiny_dynamic.tflite", "tiny_float32.json", "tiny_float32.tflite"]
+    meta = read_metadata(out / "tiny_float32.tflite")
+    assert meta["format"] == "float32" and meta["input_shape"] == [32, 32, 3]
+
+
+def test_export_model_file_int8_needs_a_recipe(model_file, tmp_path, capsys):
+    assert main(["export", str(model_file), "--format", "int8", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "need calibration images" in err and "--recipe" in err and str(model_file) in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export", "nope_dir"], "nope_dir: no such run directory or model file"),
+    (["export", "{model}", "--format", "int9"], "unknown export format 'int9'; did you mean int8?"),
+])
+def test_export_user_errors(model_file, args, message, capsys):
+    args = [a.format(model=model_file) for a in args]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_export_run_dir_uses_recipe_formats_and_calibration(tmp_path, capsys):
+    from tests.test_export import tiny_model
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "recipe.yaml").write_text(RECIPE)
+    tiny_model(classes=5).save(run / "model.keras")  # synthetic_shapes has 5 classes
+    assert main(["export", str(run)]) == 0
+    printed = capsys.readouterr().out
+    assert "calibrating on 8 training images" in printed
+    int8 = run / "export" / "tinyrun_int8.tflite"
+    info = inspect_tflite(int8)
+    assert info["integer"] and info["float_ops"] == []
+    assert info["inputs"][0]["dtype"] == "int8"  # the recipe's io_type
+    meta = info["metadata"]
+    assert meta["task"] == "classification" and meta["model"] == "mobilenet_v2"
+    assert len(meta["labels"]) == 5 and len(meta["recipe_hash"]) == 16
+    assert json.loads((run / "export" / "tinyrun_int8.json").read_text()) == meta
+    assert (run / "export" / "tinyrun_float32.tflite").is_file()
+
+
+def test_info_json(model_file, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["export", str(model_file), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", "--json", str(out / "tiny_float32.tflite")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["integer"] is False and report["metadata"]["format"] == "float32"
+    assert {r["op"] for r in report["op_table"]} >= {"CONV_2D", "SOFTMAX"}
+
+
+def test_export_run_dir_refuses_label_count_mismatch(model_file, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "recipe.yaml").write_text(RECIPE)
+    (run / "model.keras").write_bytes(model_file.read_bytes())  # 4 outputs, 5 labels
+    assert main(["export", str(run), "--format", "float32"]) == 2
+    assert "model outputs 4 classes but the recipe's data has 5 labels" in capsys.readouterr().err
+    assert not (run / "export").exists()
