@@ -390,6 +390,34 @@ def test_embedding_twice_replaces_the_entry(exported):
     assert len(again) < len(data) + 200
 
 
+def test_metadata_module_works_copied_beside_a_standalone_runner(exported, tmp_path):
+    """`python -S`: no site-packages, so neither edgecv nor numpy nor TF is importable."""
+    import shutil
+    import subprocess
+    import sys
+
+    from edgecv.export import metadata
+
+    shutil.copy(metadata.__file__, tmp_path / "edgecv_metadata.py")
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import edgecv_metadata as m\n"
+            f"print(m.read_metadata({str(exported['int8'].path)!r})['format'])\n"
+            "try:\n    m.read_metadata(b'x' * 64)\nexcept m.ExportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["int8", "<bytes>: not a TFLite file (identifier b'xxxx', expected b'TFL3')"]
+
+
+def test_compiled_edgetpu_file_is_recognised():
+    from edgecv.export.edgetpu import check_operators
+
+    op = lambda name: {"index": 0, "op": name, "inputs": [], "outputs": [], "options": {}}  # noqa: E731
+    report = check_operators({"operators": [op("QUANTIZE"), op("CUSTOM:edgetpu-custom-op"),
+                                            op("SIN")], "inputs": [], "integer": True})
+    assert report["compiled"] and report["verdict"] == (
+        "compiled for the Edge TPU: 1 edgetpu-custom-op(s), 2 op(s) left on the CPU "
+        "(QUANTIZE, SIN)")
+
+
 def test_metadata_none_for_foreign_files(calib):
     data, _ = _mixed_model_bytes(calib)
     assert read_metadata(data) is None

@@ -182,12 +182,13 @@ def format_info(info: dict) -> list[str]:
                          f"{_quant_text(t['quantization'])}")
     lines.append("operators:")
     width = max([len(r["op"]) for r in info["op_table"]] + [2])
-    lines.append(f"  {'op':<{width}}  count  inputs -> outputs")
+    lines.append(f"  {'op':<{width}}  count  inputs [weights] -> outputs")
     for row in info["op_table"]:
         flag = "  FLOAT" if info["integer"] and any(
             d.startswith("float") for d in row["input_dtypes"] + row["output_dtypes"]) else ""
+        weights = f" [{','.join(row['weight_dtypes'])}]" if row["weight_dtypes"] else ""
         lines.append(f"  {row['op']:<{width}}  {row['count']:>5}  "
-                     f"{','.join(row['input_dtypes']) or '-'} -> "
+                     f"{','.join(row['input_dtypes']) or '-'}{weights} -> "
                      f"{','.join(row['output_dtypes']) or '-'}{flag}")
     if info["integer"]:
         if info["float_ops"]:
@@ -199,6 +200,8 @@ def format_info(info: dict) -> list[str]:
     tpu = info.get("edgetpu")
     if tpu:
         lines.append(f"Edge TPU: {tpu['verdict']}")
+        if not info["integer"]:
+            return lines  # every op of a float model fails; the verdict says why
         for problem in tpu.get("model_problems", []):
             lines.append(f"  model: {problem}")
         for op in tpu["unmappable"]:

@@ -20,6 +20,7 @@ INTEGER_TYPES = {"int8", "uint8"}
 # Constant side inputs (bias, shapes, axes, paddings) may be int32.
 CONSTANT_TYPES = INTEGER_TYPES | {"int32", "int64"}
 SOFTMAX_MAX_ELEMENTS = 16000
+EDGETPU_CUSTOM_OP = "edgetpu-custom-op"  # what edgetpu_compiler replaces mapped ops with
 
 
 def _no_fused_activation(op: dict) -> str | None:
@@ -149,6 +150,14 @@ def check_operators(info: dict) -> dict:
     The compiler maps a single contiguous graph prefix: everything after the first
     unmappable op runs on the CPU, so `expected_on_tpu` counts ops before it."""
     ops = info["operators"]
+    compiled = [op for op in ops if op["op"] == f"CUSTOM:{EDGETPU_CUSTOM_OP}"]
+    if compiled:  # already the compiler's output: report its split instead of rules
+        cpu = [op for op in ops if op not in compiled]
+        return {"compiled": True, "mappable": None, "total": len(ops), "unmappable": [],
+                "model_problems": [], "ready": True,
+                "verdict": f"compiled for the Edge TPU: {len(compiled)} {EDGETPU_CUSTOM_OP}(s), "
+                           f"{len(cpu)} op(s) left on the CPU"
+                           + (f" ({', '.join(sorted({op['op'] for op in cpu}))})" if cpu else "")}
     unmappable = []
     for op in ops:
         problems = op_problems(op)
@@ -167,6 +176,9 @@ def check_operators(info: dict) -> dict:
                     f"so about {first} op(s) would run on the TPU and the rest on the CPU")
     if model_problems:
         verdict += "; not compilable as is: dynamic batch dimension"
+    if not info.get("integer", True):
+        verdict = (f"0 of {total} ops mappable to the Edge TPU: a float model (the Edge TPU "
+                   "runs only full-int8 models; export with --format edgetpu)")
     return {"mappable": mappable, "total": total, "expected_on_tpu": first,
             "unmappable": unmappable, "model_problems": model_problems, "verdict": verdict,
             "ready": not unmappable and not model_problems}

@@ -212,10 +212,12 @@ def op_table(operators: list[dict]) -> list[dict]:
     groups: "OrderedDict[tuple, dict]" = OrderedDict()
     for op in operators:
         ins = tuple(sorted({t["dtype"] for t in op["inputs"] if not t["constant"]}))
+        weights = tuple(sorted({t["dtype"] for t in op["inputs"] if t["constant"]}))
         outs = tuple(sorted({t["dtype"] for t in op["outputs"]}))
-        key = (op["op"], ins, outs)
-        row = groups.setdefault(key, {"op": op["op"], "count": 0,
-                                      "input_dtypes": list(ins), "output_dtypes": list(outs)})
+        key = (op["op"], ins, weights, outs)
+        row = groups.setdefault(key, {"op": op["op"], "count": 0, "input_dtypes": list(ins),
+                                      "weight_dtypes": list(weights),
+                                      "output_dtypes": list(outs)})
         row["count"] += 1
     return list(groups.values())
 
