@@ -161,8 +161,9 @@ def export_model(model, fmt: "str | Format", out_path: "str | os.PathLike", *,
         report = edgetpu_report(data)
     meta = md.complete_metadata(metadata)
     meta["format"] = f.name
-    meta["quantized_from"] = "qat" if is_qat_model(model) else (
-        "calibration" if f.integer else None)
+    # Where the int8 ranges came from; float formats have none.
+    meta["quantized_from"] = ("qat" if is_qat_model(model) else "calibration") \
+        if f.integer else None
     meta.update(io_metadata(data))
     data = md.embed_metadata(data, meta)
     if f.name == "edgetpu":
