@@ -23,7 +23,7 @@ import tf_keras as keras
 from edgecv.errors import EdgecvError, ModelError
 from edgecv.fileio import write_json
 from edgecv.optimize import prune as pruning
-from edgecv.optimize.pqat import quantize_for_training
+from edgecv.optimize.pqat import keep_zeros_callback, quantize_for_training, unmasked_pruned_kernels
 from edgecv.train.callbacks import EpochCommit, ProgressPrinter
 from edgecv.train.distribute import StrategyInfo, get_strategy
 from edgecv.train.optim import make_optimizer, make_schedule
@@ -159,6 +159,12 @@ class _StageRunner:
             return pruned
         quantized = quantize_for_training(base, preserve_sparsity=preserve_sparsity)
         set_bn_momentum(quantized, self.recipe.model.bn_momentum)
+        self.keep_zeros = []
+        if preserve_sparsity:
+            self.keep_zeros = unmasked_pruned_kernels(quantized, self.state.stage("prune").info.get("pruned_layers", []))
+            if self.keep_zeros:
+                self.echo(f"note: PQAT: {len(self.keep_zeros)} pruned kernels have no tfmot sparsity mask; "
+                          "re-zeroing them after every step")
         return quantized
 
     def _fit(self, name: str, spec, model: keras.Model, *, steps: int) -> None:
@@ -186,6 +192,8 @@ class _StageRunner:
                              mode=self.mode, patience=spec.early_stopping, eligible_from=eligible_from,
                              learning_rate=lambda: float(schedule(optimizer.iterations)))
         stage_callbacks = pruning.pruning_callbacks() if name == "prune" else []
+        if name == "qat" and getattr(self, "keep_zeros", None):
+            stage_callbacks.append(keep_zeros_callback(self.keep_zeros))
         stage_callbacks += [
             commit,  # after UpdatePruningStep: its epoch end re-applies the masks before the checkpoint
             ProgressPrinter(stage=name, epochs=spec.epochs, commit=commit, echo=self.echo),
