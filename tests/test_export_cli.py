@@ -100,3 +100,24 @@ def test_export_run_dir_refuses_label_count_mismatch(model_file, tmp_path, capsy
     assert main(["export", str(run), "--format", "float32"]) == 2
     assert "model outputs 4 classes but the recipe's data has 5 labels" in capsys.readouterr().err
     assert not (run / "export").exists()
+
+
+def test_export_saved_qat_model_to_int8_without_recipe(tmp_path, capsys):
+    """A QAT model saved by the training stage reloads (quantize_scope) and exports to
+    int8 from its learnt ranges, no calibration data needed."""
+    import tensorflow_model_optimization as tfmot
+
+    from tests.test_export import tiny_model
+
+    qat = tfmot.quantization.keras.quantize_model(tiny_model(seed=4))
+    path = tmp_path / "qat.h5"
+    qat.save(path)
+    assert main(["export", str(path), "--format", "int8", "--out", str(tmp_path / "o")]) == 0
+    # The .keras format loses tfmot's quantize-layer variables: a clear error, exit 2.
+    qat.save(tmp_path / "qat.keras")
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "qat.keras"), "--out", str(tmp_path / "k")]) == 2
+    assert "QAT models saved as .keras do not reload, save them as .h5" in capsys.readouterr().err
+    info = inspect_tflite(tmp_path / "o" / "qat_int8.tflite")
+    assert info["integer"] and info["float_ops"] == []
+    assert info["metadata"]["quantized_from"] == "qat"

@@ -102,7 +102,14 @@ def load_keras_model(path: Path):
             return keras.models.load_model(path, compile=False)
     except Exception as exc:
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise ExportError(f"{path}: cannot load Keras model ({first})") from None
+        hint = ""
+        if "quantize" in first and path.suffix == ".keras":
+            # tfmot's QuantizeLayer variables do not round-trip through the .keras
+            # format in tf_keras 2.21 (they do through .h5).
+            hint = "; QAT models saved as .keras do not reload, save them as .h5"
+        if len(first) > 160:
+            first = first[:157] + "..."
+        raise ExportError(f"{path}: cannot load Keras model ({first}){hint}") from None
 
 
 def _calibration(recipe, samples: int):
