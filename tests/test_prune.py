@@ -133,3 +133,19 @@ def test_pqat_after_prune_keeps_sparsity(pruned_run, capsys):
         assert np.mean(after == 0) >= TARGET - 0.01, name
         assert np.all(after[before == 0] == 0), name  # the same weights stay pruned
         assert not np.array_equal(after, before), name  # and QAT did train
+
+
+def test_structured_2_of_4_sparsity(tmp_path):
+    from edgecv.optimize.prune import layer_sparsity, prune_model, pruning_callbacks
+
+    spec = recipe(prune={"epochs": 1, "structured": True}).prune
+    model = net()
+    pruned = prune_model(model, spec, total_steps=10)
+    pruned.compile("adam", "sparse_categorical_crossentropy")
+    pruned.fit(dataset(160, 0), epochs=1, callbacks=pruning_callbacks(), verbose=0)
+    report = layer_sparsity(model, structured=True)
+    assert set(report) == {"c2", "c3", "logits"}  # the RGB stem (3 input channels) cannot be 2:4
+    for name in report:
+        kernel = model.get_layer(name).kernel.numpy()
+        groups = np.moveaxis(kernel, -2, -1).reshape(-1, 4)  # 4 consecutive input channels
+        assert (np.sum(groups == 0, axis=1) >= 2).all(), name
