@@ -51,13 +51,13 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
     started = time.perf_counter()
 
-    import tf_keras as keras
-
     from edgecv.models import create_model
     from edgecv.tasks import get_task
     from edgecv.train import run_stages
+    from edgecv.train.distribute import get_strategy
 
-    keras.utils.set_random_seed(recipe.seed)
+    # TF refuses to set up multi-worker collectives once any op has run: pick it first.
+    get_strategy()
     task = get_task(recipe.task, recipe)
     train_set, val_set = load_splits(recipe, echo)
     class_names = train_set.class_names
