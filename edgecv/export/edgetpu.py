@@ -112,11 +112,21 @@ SUPPORTED_OPS: dict[str, "Callable[[dict], str | None] | None"] = {
 }
 
 
+# Common unsupported ops and the supported equivalent (Coral issues #165, #272, #597).
+REPLACEMENT_HINTS = {
+    "LEAKY_RELU": "build the model with ReLU/ReLU6 or PReLU instead",
+    "HARD_SWISH": "build the model with ReLU6 instead",
+    "DEQUANTIZE": "float I/O: export with io_type uint8 or int8",
+}
+
+
 def op_problems(op: dict) -> list[str]:
     """Every documented rule `op` (an operator dict from inspect.describe) breaks."""
     problems = []
     if op["op"] not in SUPPORTED_OPS:
-        problems.append(f"{op['op']} is not in the Edge TPU's supported operations")
+        hint = REPLACEMENT_HINTS.get(op["op"], "")
+        problems.append(f"{op['op']} is not in the Edge TPU's supported operations"
+                        + (f" ({hint})" if hint else ""))
     bad_types: dict[str, list[str]] = {}
     for t in op["inputs"] + op["outputs"]:
         allowed = CONSTANT_TYPES if t.get("constant") else INTEGER_TYPES
