@@ -9,6 +9,26 @@ from __future__ import annotations
 
 # name -> (params, MACs)   (generated; do not edit by hand)
 DEFAULT_SUMMARIES: dict[str, tuple[int, int]] = {
+    'efficientnet': (5330564, 385814752),
+    'efficientnet_b0': (5330564, 385814752),
+    'efficientnet_b1': (7856232, 686802832),
+    'efficientnet_b2': (9177562, 993561872),
+    'efficientnet_b3': (12320528, 1827141392),
+    'efficientnet_b4': (19466816, 4393771024),
+    'efficientnet_b5': (30562520, 10266384752),
+    'efficientnet_b6': (43265136, 19067593536),
+    'efficientnet_b7': (66658680, 37745884192),
+    'efficientnet_lite0': (4694024, 385187552),
+    'efficientnet_lite1': (5470344, 600185232),
+    'efficientnet_lite2': (6150168, 859736272),
+    'efficientnet_lite3': (8273768, 1383321872),
+    'efficientnet_lite4': (13118936, 2553034336),
+    'mobilenet_v1': (4253864, 568740352),
+    'mobilenet_v2': (3538984, 300774272),
+    'tiny_yolo_v2': (11237145, 2703221248),
+    'tiny_yolo_v3': (8858734, 2782480896),
+    'unet': (31031810, 48171581440),
+    'unet_mobilenet_v2': (2374570, 433257216),
 }
 
 
