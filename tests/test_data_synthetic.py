@@ -72,3 +72,17 @@ def test_training_pipeline_is_seeded_and_reshuffles_each_epoch():
     assert sorted(epoch1) == sorted(ds.labels)
     val = make_pipeline(ds, input_shape=(16, 16, 3), batch_size=8, training=False)
     np.testing.assert_array_equal(labels(val), ds.labels)
+
+
+def test_representative_dataset_uses_the_inference_preprocessing():
+    from edgecv.data import representative_dataset
+    from edgecv.data.normalize import normalize
+
+    ds = load_dataset({"format": "synthetic_shapes", "samples": 6, "seed": 4}, task="classification")
+    x, _ = eval_arrays(ds, input_shape=(24, 24, 3))
+    rep = list(representative_dataset(ds, input_shape=(24, 24, 3), samples=6)())
+    assert len(rep) == 6 and all(len(item) == 1 and item[0].shape == (1, 24, 24, 3) for item in rep)
+    np.testing.assert_array_equal(np.concatenate([item[0] for item in rep]), normalize(x))
+    batch_x, _ = next(iter(make_pipeline(ds, input_shape=(24, 24, 3), batch_size=6, training=False)))
+    np.testing.assert_array_equal(batch_x.numpy(), normalize(x))
+    assert len(list(representative_dataset(ds, input_shape=(24, 24, 3), samples=3)())) == 3
