@@ -1,0 +1,114 @@
+"""Shared helpers for the model-zoo tests: small configs and TFLite checks."""
+from __future__ import annotations
+
+import numpy as np
+
+import edgecv  # noqa: F401
+from edgecv.models import create_model, list_models, model_info
+
+SMALL_SHAPE = (64, 64, 3)
+SMALL_CLASSES = 3
+# Family arguments that keep each model tiny (the rest is the builder's default).
+SMALL_ARGS = {
+    "mobilenet_v1": {"alpha": 0.25},
+    "mobilenet_v2": {"alpha": 0.35},
+    "unet": {"base_filters": 8, "depth": 3},
+    "unet_mobilenet_v2": {"alpha": 0.35},
+    "tiny_yolo_v2": {"num_anchors": 2},
+    "tiny_yolo_v3": {"num_anchors": 2},
+}
+# One model per family whose int8 path covers the family's special layers:
+# SE Multiply + swish (efficientnet_b0), ReLU6 (lite0), leaky/maxpool-s1/upsample/concat
+# (tiny_yolo_v3), transposed conv + concat (unet), MobileNetV2 blocks + decoder
+# (unet_mobilenet_v2), depthwise-separable (mobilenet_v1).
+REPRESENTATIVES = ("mobilenet_v1", "efficientnet_b0", "tiny_yolo_v3", "unet", "unet_mobilenet_v2")
+
+
+def small_kwargs(name: str) -> dict:
+    return {"input_shape": SMALL_SHAPE, "num_classes": SMALL_CLASSES, **SMALL_ARGS.get(name, {})}
+
+
+def build_small(name: str):
+    return create_model(name, **small_kwargs(name))
+
+
+def expected_output_shapes(name: str) -> list[tuple]:
+    h, w, _ = SMALL_SHAPE
+    task = model_info(name)["task"]
+    if task == "classification":
+        return [(None, SMALL_CLASSES)]
+    if task == "segmentation":
+        return [(None, h, w, SMALL_CLASSES)]
+    anchors = SMALL_ARGS[name]["num_anchors"] * (5 + SMALL_CLASSES)
+    strides = (32, 16) if name == "tiny_yolo_v3" else (32,)
+    return [(None, h // s, w // s, anchors) for s in strides]
+
+
+def output_shapes(model) -> list[tuple]:
+    shapes = model.output_shape
+    return [tuple(s) for s in shapes] if isinstance(shapes, list) else [tuple(shapes)]
+
+
+def sample_images(n: int = 4, seed: int = 0) -> np.ndarray:
+    """Float32 images in [-1, 1], the input convention of every edgecv model."""
+    return np.random.default_rng(seed).uniform(-1, 1, (n, *SMALL_SHAPE)).astype("float32")
+
+
+def to_tflite(model, *, int8: bool = False, calibration=None) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([x[None]] for x in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    return converter.convert()
+
+
+def run_tflite(model_bytes: bytes, x: np.ndarray) -> list[np.ndarray]:
+    """Run each image through the interpreter; outputs ordered like the Keras model's."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model_bytes)
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    outs = sorted(interpreter.get_output_details(), key=lambda d: d["index"])
+    results = [[] for _ in outs]
+    for image in x:
+        interpreter.set_tensor(inp["index"], image[None].astype(inp["dtype"]))
+        interpreter.invoke()
+        for i, d in enumerate(outs):
+            results[i].append(interpreter.get_tensor(d["index"])[0])
+    return [np.stack(r) for r in results]
+
+
+INTEGER_TYPES = {"int8", "uint8", "int32"}
+
+
+def float_ops(model_bytes: bytes) -> list[str]:
+    """Ops that touch a non-integer tensor, read from the interpreter (not the converter).
+
+    Only the graph-edge QUANTIZE/DEQUANTIZE ops (model I/O conversion) are allowed
+    to have float tensors; with uint8 I/O there should be none at all.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model_bytes)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    io = {d["index"] for d in interpreter.get_input_details() + interpreter.get_output_details()}
+    bad = []
+    for op in interpreter._get_ops_details():  # no public op listing in LiteRT 2.3
+        indices = [i for i in (*op["inputs"], *op["outputs"]) if i >= 0]
+        kinds = {np.dtype(tensors[i]["dtype"]).name for i in indices}
+        if kinds <= INTEGER_TYPES:
+            continue
+        if op["op_name"] in ("QUANTIZE", "DEQUANTIZE") and io & set(indices):
+            continue
+        bad.append(f"{op['op_name']}({','.join(sorted(kinds))})")
+    return bad
+
+
+def all_models() -> list[str]:
+    return list_models()
