@@ -31,7 +31,9 @@ FORMATS: dict[str, Format] = {
         Format("edgetpu", ".tflite", True,
                "full-integer int8 checked against the Edge TPU rules "
                "(compiled when edgetpu_compiler is on PATH)", integer=True),
-        Format("saved_model", "", False, "TensorFlow SavedModel directory", tflite=False),
+        Format("saved_model", "", False,
+               "TensorFlow SavedModel directory for serving (one serving_default signature)",
+               tflite=False),
     )
 }
 
