@@ -20,9 +20,11 @@ def _rectangle_sample():
 
 
 def _run(spec, task, image, target, seed):
+    """Augment a batch of one sample; returns the sample without the batch axis."""
     fn = augmenter(spec, task, (S, S, 3))
-    out_image, out_target = fn(tf.constant(image), target, tf.constant([seed, 7], tf.int64))
-    return out_image.numpy(), out_target
+    batched = tf.nest.map_structure(lambda t: tf.convert_to_tensor(t)[None], target)
+    out_image, out_target = fn(tf.constant(image)[None], batched, tf.constant([seed, 7], tf.int64))
+    return out_image.numpy()[0], tf.nest.map_structure(lambda t: t[0], out_target)
 
 
 def test_flip_is_exact_for_image_and_box():
@@ -73,15 +75,15 @@ def test_boxes_leaving_the_frame_are_dropped_and_compacted():
     boxes = tf.constant([[0.0, 0.0, 0.2, 0.2], [0.5, 0.5, 0.9, 0.9], [0, 0, 0, 0]], tf.float32)
     classes = tf.constant([1, 3, -1], tf.int32)
     shift_left = tf.constant([[1.0, 0.0, -0.3 * S], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    new_boxes, new_classes = transform_boxes(boxes, classes, shift_left, S, S)
-    assert new_classes.numpy().tolist() == [3, -1, -1]
-    np.testing.assert_allclose(new_boxes.numpy()[0], [0.2, 0.5, 0.6, 0.9], atol=1e-6)
-    np.testing.assert_array_equal(new_boxes.numpy()[1:], 0.0)
+    new_boxes, new_classes = transform_boxes(boxes[None], classes[None], shift_left[None], S, S)
+    assert new_classes.numpy().tolist() == [[3, -1, -1]]
+    np.testing.assert_allclose(new_boxes.numpy()[0, 0], [0.2, 0.5, 0.6, 0.9], atol=1e-6)
+    np.testing.assert_array_equal(new_boxes.numpy()[0, 1:], 0.0)
     # Partly outside: clipped to the frame, kept while >= 25% stays visible.
     partly = tf.constant([[1.0, 0.0, 0.15 * S], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    new_boxes, new_classes = transform_boxes(boxes[1:2] , classes[1:2], partly, S, S)
-    np.testing.assert_allclose(new_boxes.numpy()[0], [0.65, 0.5, 1.0, 0.9], atol=1e-6)
-    assert new_classes.numpy().tolist() == [3]
+    new_boxes, new_classes = transform_boxes(boxes[None, 1:2], classes[None, 1:2], partly[None], S, S)
+    np.testing.assert_allclose(new_boxes.numpy()[0, 0], [0.65, 0.5, 1.0, 0.9], atol=1e-6)
+    assert new_classes.numpy().tolist() == [[3]]
 
 
 def test_mask_stays_aligned_with_its_image():
@@ -119,3 +121,15 @@ def test_colour_ops_keep_geometry_and_are_seeded():
 def test_no_augmentation_means_no_function():
     assert augmenter({}, "classification", (S, S, 3)) is None
     assert augmenter({"flip": False, "crop": 0.0}, "classification", (S, S, 3)) is None
+
+
+def test_batch_samples_get_their_own_transforms():
+    image, boxes, classes = _rectangle_sample()
+    fn = augmenter({"flip": True}, "detection", (S, S, 3))
+    images = tf.constant(np.stack([image] * 16))
+    targets = (tf.constant(np.stack([boxes] * 16)), tf.constant(np.stack([classes] * 16)))
+    out, (b, _) = fn(images, targets, tf.constant([0, 1], tf.int64))
+    flipped = np.array([np.array_equal(o, image[:, ::-1]) for o in out.numpy()])
+    assert 0 < flipped.sum() < 16
+    np.testing.assert_allclose(b.numpy()[flipped, 0, 0], 1 - 22 / S, atol=1e-6)
+    np.testing.assert_allclose(b.numpy()[~flipped, 0, 0], 6 / S, atol=1e-6)

@@ -83,32 +83,38 @@ def _decode_arrays(src: ArraySource, positions: tf.data.Dataset, channels: int) 
     return positions.map(load, num_parallel_calls=AUTOTUNE)
 
 
+GENERATE_CHUNK = 16     # samples drawn per Python call: amortises the numpy_function overhead
+
+
 def _decode_generated(src: GeneratedSource, task: str, positions: tf.data.Dataset,
                       size: tuple[int, int], channels: int) -> tf.data.Dataset:
     h, w = size
     gen = src.generator
     m = gen.max_objects
 
-    def draw(i):
-        image, target = gen.sample(int(i), h, w, channels)
+    def draw(indices):
+        samples = [gen.sample(int(i), h, w, channels) for i in indices]
+        images = np.stack([image for image, _ in samples])
         if task == "detection":
-            return image, target[0], target[1]
-        return image, np.asarray(target, dtype=np.int32 if task == "classification" else np.uint8)
+            return images, np.stack([t[0] for _, t in samples]), np.stack([t[1] for _, t in samples])
+        targets = np.stack([np.asarray(t) for _, t in samples])
+        return images, targets.astype(np.int32 if task == "classification" else np.uint8)
 
-    def load(i):
+    def load(indices):
         if task == "detection":
-            image, boxes, classes = tf.numpy_function(draw, [i], [tf.uint8, tf.float32, tf.int32], stateful=False)
-            boxes.set_shape([m, 4])
-            classes.set_shape([m])
-            image.set_shape([h, w, channels])
-            return image, (boxes, classes)
+            images, boxes, classes = tf.numpy_function(draw, [indices], [tf.uint8, tf.float32, tf.int32],
+                                                       stateful=False)
+            boxes.set_shape([None, m, 4])
+            classes.set_shape([None, m])
+            images.set_shape([None, h, w, channels])
+            return images, (boxes, classes)
         target_type = tf.int32 if task == "classification" else tf.uint8
-        image, target = tf.numpy_function(draw, [i], [tf.uint8, target_type], stateful=False)
-        image.set_shape([h, w, channels])
-        target.set_shape([] if task == "classification" else [h, w])
-        return image, target
+        images, targets = tf.numpy_function(draw, [indices], [tf.uint8, target_type], stateful=False)
+        images.set_shape([None, h, w, channels])
+        targets.set_shape([None] if task == "classification" else [None, h, w])
+        return images, targets
 
-    return positions.map(load, num_parallel_calls=AUTOTUNE)
+    return positions.batch(GENERATE_CHUNK).map(load, num_parallel_calls=AUTOTUNE).unbatch()
 
 
 def _resize(task: str, size: tuple[int, int]) -> Callable:
@@ -175,17 +181,19 @@ def make_pipeline(ds: Dataset, *, input_shape, batch_size: int, training: bool,
     if batch_size <= 0:
         raise DataError(f"batch_size: must be > 0, got {batch_size}")
     elements = _fixed_size(ds, input_shape, shuffle_seed=seed if training else None, cache=cache)
+    batches = elements.batch(batch_size)
     if training and augment is not None:
         from edgecv.data.augment import augmenter
 
         fn = augmenter(augment, ds.task, _shape3(input_shape))
         if fn is not None:
-            # Per-element seeds from a seeded stream that changes every epoch.
+            # Augment whole batches (one op per step, not per image): one seed per batch
+            # from a seeded stream that changes every epoch.
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-            elements = tf.data.Dataset.zip((elements, seeds)).map(
-                lambda sample, s: fn(sample[0], sample[1], s), num_parallel_calls=AUTOTUNE)
-    batches = elements.map(_to_model_inputs(ds.task), num_parallel_calls=AUTOTUNE)
-    return batches.batch(batch_size).prefetch(AUTOTUNE)
+            batches = tf.data.Dataset.zip((batches, seeds)).map(
+                lambda batch, s: fn(batch[0], batch[1], s), num_parallel_calls=AUTOTUNE)
+    batches = batches.map(_to_model_inputs(ds.task), num_parallel_calls=AUTOTUNE)
+    return batches.prefetch(AUTOTUNE)
 
 
 def inference_samples(ds: Dataset, input_shape) -> tf.data.Dataset:

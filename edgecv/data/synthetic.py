@@ -79,15 +79,28 @@ def _background(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, f
     batch 32); with free rotation, mixed polarity and background strokes it
     stayed under 0.5."""
     level = rng.uniform(*BACKGROUND_LEVEL)
-    c0 = np.clip(level + rng.normal(0, 12, 3), 0, 255)
-    c1 = np.clip(level + rng.normal(0, 12, 3), 0, 255)
+    c0 = np.clip(level + rng.normal(0, 12, 3), 0, 255).astype(np.float32)
+    c1 = np.clip(level + rng.normal(0, 12, 3), 0, 255).astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
-    xs = np.linspace(0.0, 1.0, w, dtype=np.float32) * np.cos(angle)
-    ys = np.linspace(0.0, 1.0, h, dtype=np.float32) * np.sin(angle)
-    t = ys[:, None] + xs[None, :]
+    # A linear gradient is exactly bilinear: resize its 2x2 corners (OpenCV, no Python loop).
+    t = np.array([[0.0, np.cos(angle)], [np.sin(angle), np.cos(angle) + np.sin(angle)]], dtype=np.float32)
     t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-    image = (c0.astype(np.float32) + (c1 - c0).astype(np.float32) * t[..., None])
+    corners = c0 + (c1 - c0) * t[..., None]
+    image = cv2.resize(corners, (w, h), interpolation=cv2.INTER_LINEAR)
     return image, float(level)
+
+
+# Grain is cut from one fixed noise bank at a random offset: as random-looking as fresh
+# normal draws for a classifier, ~10x cheaper, and still a pure function of the seed.
+_NOISE_BANK = np.random.default_rng(20240601).standard_normal((256, 256, 3), dtype=np.float32)
+
+
+def _grain(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    bank_h, bank_w = _NOISE_BANK.shape[:2]
+    if h > bank_h or w > bank_w:
+        return rng.standard_normal((h, w, 3), dtype=np.float32)
+    y, x = int(rng.integers(0, bank_h - h + 1)), int(rng.integers(0, bank_w - w + 1))
+    return _NOISE_BANK[y:y + h, x:x + w]
 
 
 def _shape_colour(rng: np.random.Generator, background_level: float) -> np.ndarray:
@@ -160,6 +173,8 @@ class ShapesGenerator:
             # many more than the quickstart's 5 epochs to reach 0.9.
             polygon = _polygon(rng, int(shape_id), centre, radius, rotate=self.task != "classification")
             _fill(image, polygon, _shape_colour(rng, level).tolist(), antialias=True)
+            if self.task == "classification":
+                continue
             own = np.zeros_like(mask)
             _fill(own, polygon, 1, antialias=False)
             mask[own > 0] = int(shape_id) + 1
@@ -170,8 +185,8 @@ class ShapesGenerator:
                     classes[kept] = int(shape_id)
                     kept += 1
 
-        image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(rng.uniform(*NOISE_SIGMA))
-        pixels = np.clip(image, 0, 255).astype(np.uint8)
+        image += _grain(rng, height, width) * np.float32(rng.uniform(*NOISE_SIGMA))
+        pixels = np.clip(image, 0, 255, out=image).astype(np.uint8)
         if channels == 1:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[..., None]
         if self.task == "classification":
