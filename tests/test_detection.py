@@ -223,3 +223,68 @@ def test_loss_hand_values_with_and_without_ignore():
     assert _one_box_loss(((8.0, 8.0), (32.0, 32.0))) == pytest.approx(20 * math.log(2), rel=1e-5)
     # A (30, 30) anchor's box overlaps it by 0.88 > ignore_threshold: no no-object loss.
     assert _one_box_loss(((30.0, 30.0), (32.0, 32.0))) == pytest.approx(19.5 * math.log(2), rel=1e-5)
+
+
+# ---------------------------------------------------------------- recipe, pipeline, command
+def _recipe(**detection):
+    from edgecv.recipe import validate_recipe
+
+    return validate_recipe({
+        "name": "det", "task": "detection",
+        "model": {"arch": "tiny_yolo_v3", "input_shape": [64, 64, 3], "backbone": "mobilenet_v2",
+                  "alpha": 0.35, "activation": "relu6"},
+        "data": {"train": {"format": "synthetic_shapes", "samples": 16}},
+        "train": {"epochs": 1}, "detection": detection})
+
+
+def test_recipe_anchors_are_grouped_finest_head_first():
+    task = make_task(_recipe(anchors=[[40, 40], [8, 8], [20, 20], [10, 12], [30, 30], [14, 14]]))
+    assert task.anchor_groups == (((8.0, 8.0), (10.0, 12.0), (14.0, 14.0)),
+                                  ((20.0, 20.0), (30.0, 30.0), (40.0, 40.0)))
+    with pytest.raises(RecipeError, match="do not split into heads of anchors_per_scale=3"):
+        make_task(_recipe(anchors=[[8, 8], [20, 20]]))
+    with pytest.raises(RecipeError, match="predicts 3 anchors per scale"):
+        make_task(_recipe(anchors_per_scale=2))
+
+
+def test_prepare_feeds_keras_fit_with_one_target_per_head():
+    import tf_keras as keras
+
+    from edgecv.data import load_dataset, make_pipeline
+
+    data = load_dataset({"format": "synthetic_shapes", "samples": 16}, task="detection")
+    inputs = keras.Input((64, 64, 3))
+    features = keras.layers.Conv2D(8, 3, strides=16, padding="same")(inputs)
+    fine = keras.layers.Conv2D(3 * 10, 1, name="fine")(features)
+    coarse = keras.layers.Conv2D(3 * 10, 1, name="coarse")(keras.layers.MaxPooling2D()(features))
+    model = keras.Model(inputs, [coarse, fine])
+    task = DetectionTask(input_shape=(64, 64, 3)).resolve_anchors(data, model)
+    assert [len(g) for g in task.anchor_groups] == [3, 3] and task.anchor_fit > 0.8
+    pipeline = task.prepare(make_pipeline(data, input_shape=(64, 64, 3), batch_size=8, training=False), model)
+    _, targets = pipeline.element_spec
+    assert [t.shape.as_list() for t in targets] == [[None, 2 * 2 * 3 * 6 + 16], [None, 4 * 4 * 3 * 6 + 16]]
+    model.compile("adam", loss=task.loss(None))
+    history = model.fit(pipeline, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0]) and history.history["loss"][0] > 0
+    meta = task.export_metadata()
+    assert meta["strides"] == [16, 32] and meta["detection"]["input_shape"] == [64, 64, 3]
+    assert make_task(meta).anchor_groups == task.anchor_groups
+
+
+def test_anchors_command_prints_kmeans_anchors(tmp_path):
+    from click.testing import CliRunner
+
+    from edgecv.tasks.detection_commands import anchors_command
+
+    spec = tmp_path / "shapes.yaml"
+    spec.write_text("format: synthetic_shapes\nsamples: 60\n")
+    result = CliRunner().invoke(anchors_command, [str(spec), "-k", "2", "--input-size", "128"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith("input 128x128, 2 anchors (w x h pixels, smallest first):")
+    small, large = (tuple(float(v) for v in line.split(" x ")) for line in lines[1:3])
+    # synthetic shapes span 18-45 % of the side: 23-58 px at 128
+    assert 15 < small[0] < large[0] < 60
+    assert lines[-1].startswith("recipe: detection: {anchors: [[")
+    bad = CliRunner().invoke(anchors_command, [str(spec), "--input-size", "12x"])
+    assert bad.exit_code != 0 and "--input-size" in str(bad.exception)
