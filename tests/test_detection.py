@@ -262,7 +262,8 @@ def test_prepare_feeds_keras_fit_with_one_target_per_head():
     assert [len(g) for g in task.anchor_groups] == [3, 3] and task.anchor_fit > 0.8
     pipeline = task.prepare(make_pipeline(data, input_shape=(64, 64, 3), batch_size=8, training=False), model)
     _, targets = pipeline.element_spec
-    assert [t.shape.as_list() for t in targets] == [[None, 2 * 2 * 3 * 6 + 16], [None, 4 * 4 * 3 * 6 + 16]]
+    # cells, then detection.max_boxes (20) image boxes: the length tells the loss which head it is
+    assert [t.shape.as_list() for t in targets] == [[None, 2 * 2 * 3 * 6 + 80], [None, 4 * 4 * 3 * 6 + 80]]
     model.compile("adam", loss=task.loss(None))
     history = model.fit(pipeline, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0]) and history.history["loss"][0] > 0
@@ -288,3 +289,25 @@ def test_anchors_command_prints_kmeans_anchors(tmp_path):
     assert lines[-1].startswith("recipe: detection: {anchors: [[")
     bad = CliRunner().invoke(anchors_command, [str(spec), "--input-size", "12x"])
     assert bad.exit_code != 0 and "--input-size" in str(bad.exception)
+
+
+def test_loss_finds_the_head_when_the_grid_is_unknown():
+    """Augmented images can reach the model without a static height and width."""
+    import tensorflow as tf
+
+    from edgecv.recipe import DetectionSpec
+    from edgecv.tasks.yolo.loss import make_loss
+
+    spec = DetectionSpec(max_boxes=4)
+    targets = encode_targets(BOXES, CLASSES, HEADS, INPUT_HW, max_boxes=spec.max_boxes)
+    outputs = [targets_to_logits(t, h, INPUT_HW, num_classes=3) for t, h in zip(targets, HEADS)]
+    loss = make_loss(HEADS, INPUT_HW, 3, spec)
+
+    for target, output in zip(targets, outputs):
+        unknown_grid = tf.function(loss, input_signature=[
+            tf.TensorSpec([None, target.shape[1]], tf.float32),
+            tf.TensorSpec([None, None, None, output.shape[-1]], tf.float32)])
+        static = loss(tf.constant(target), tf.constant(output)).numpy()
+        np.testing.assert_allclose(unknown_grid(tf.constant(target), tf.constant(output)).numpy(),
+                                   static, rtol=1e-5)
+        assert np.all(static > 0)

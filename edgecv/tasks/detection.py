@@ -62,10 +62,10 @@ class DetectionTask:
 
         heads = self.head_layouts(model)
         input_hw = self._input_hw()
-        max_boxes = int(dataset.element_spec[1]["boxes"].shape[1] or self.spec.max_boxes)
+        max_boxes = self.spec.max_boxes   # fixed target length: the loss recognises heads by it
 
         def encode(boxes, classes):
-            return encode_targets(boxes, classes, heads, input_hw)
+            return encode_targets(boxes, classes, heads, input_hw, max_boxes)
 
         def to_targets(x, y):
             encoded = tf.numpy_function(encode, [y["boxes"], y["classes"]], [tf.float32] * len(heads),

@@ -26,10 +26,8 @@ def make_loss(heads: Sequence[HeadLayout], input_hw: Sequence[int], num_classes:
         raise ValueError(f"heads must have distinct grid sizes, got {[(h.grid_h, h.grid_w) for h in heads]}")
 
     def yolo_loss(y_true, y_pred):
-        grid = (int(y_pred.shape[1]), int(y_pred.shape[2]))
-        if grid not in by_grid:
-            raise ValueError(f"no head with a {grid[0]}x{grid[1]} grid; known: {sorted(by_grid)}")
-        head = by_grid[grid]
+        head = _which_head(heads, by_grid, y_true, y_pred, spec.max_boxes)
+        grid = (head.grid_h, head.grid_w)
         channels = int(y_pred.shape[-1])
         classes = num_classes if num_classes is not None else channels // head.num_anchors - 5
         if channels != head.num_anchors * (5 + classes) or classes < 1:
@@ -39,6 +37,23 @@ def make_loss(heads: Sequence[HeadLayout], input_hw: Sequence[int], num_classes:
         return head_loss(tf, y_true, y_pred, head, input_hw, classes, spec)
 
     return yolo_loss
+
+
+def _which_head(heads, by_grid, y_true, y_pred, max_boxes: int) -> HeadLayout:
+    """The head of this output: by the prediction's grid when its shape is static, else by
+    the target's length (cells + 4 * max_boxes; images may reach the model with unknown
+    height and width after augmentation)."""
+    grid = tuple(y_pred.shape[1:3])
+    if None not in grid:
+        if grid not in by_grid:
+            raise ValueError(f"no head with a {grid[0]}x{grid[1]} grid; known: {sorted(by_grid)}")
+        return by_grid[grid]
+    length = y_true.shape[-1]
+    matches = [h for h in heads if h.target_size(max_boxes) == length]
+    if len(matches) != 1:
+        raise ValueError(f"cannot tell which head a target of length {length} belongs to "
+                         f"(prediction shape {y_pred.shape})")
+    return matches[0]
 
 
 def head_loss(tf, y_true, y_pred, head: HeadLayout, input_hw, num_classes: int, spec):

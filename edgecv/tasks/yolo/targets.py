@@ -12,7 +12,7 @@ untouched: `GH * GW * A * 6` cell values followed by `M * 4` image boxes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -41,12 +41,16 @@ class HeadLayout:
 
 
 def encode_targets(boxes: np.ndarray, classes: np.ndarray, heads: Sequence[HeadLayout],
-                   input_hw: Sequence[int]) -> list[np.ndarray]:
+                   input_hw: Sequence[int], max_boxes: Optional[int] = None) -> list[np.ndarray]:
     """boxes float [B, M, 4] normalised x1,y1,x2,y2, classes int [B, M] (-1 = padding)
-    -> one float32 [B, head.target_size(M)] array per head."""
+    -> one float32 [B, head.target_size(max_boxes or M)] array per head.
+
+    `max_boxes` fixes the image-box part's length (zero padded, or cut: every box still
+    gets its cell; only the ignore test sees the first `max_boxes`), so each head's
+    target length is known before any data is seen."""
     boxes = np.asarray(boxes, dtype=np.float32).reshape(len(boxes), -1, 4)
     classes = np.asarray(classes).reshape(len(boxes), -1).astype(np.int64)
-    batch, max_boxes = classes.shape
+    batch = classes.shape[0]
     valid = (classes >= 0) & (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
     cells = [np.zeros((batch, h.grid_h, h.grid_w, h.num_anchors, CELL_VALUES), np.float32) for h in heads]
 
@@ -69,7 +73,11 @@ def encode_targets(boxes: np.ndarray, classes: np.ndarray, heads: Sequence[HeadL
             row = min(int(cy * head.grid_h), head.grid_h - 1)
             cells[head_index][b, row, col, anchor] = (cx, cy, w, h, 1.0, cls)
 
-    image_boxes = np.where(valid[..., None], boxes, 0.0).reshape(batch, max_boxes * 4)
+    image_boxes = np.where(valid[..., None], boxes, 0.0)
+    if max_boxes is not None:
+        image_boxes = image_boxes[:, :max_boxes]
+        image_boxes = np.pad(image_boxes, ((0, 0), (0, max_boxes - image_boxes.shape[1]), (0, 0)))
+    image_boxes = image_boxes.reshape(batch, -1)
     return [np.concatenate([c.reshape(batch, -1), image_boxes], axis=1).astype(np.float32)
             for c in cells]
 
