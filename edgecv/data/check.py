@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgecv.data.dataset import ArraySource, Dataset, FileSource, GeneratedSource, Problem
+from edgecv.data.dataset import ArraySource, Dataset, FileSource, Problem
 
 
 @dataclass
@@ -20,6 +20,7 @@ class CheckReport:
     dataset: Dataset
     sizes: Counter = field(default_factory=Counter)         # (width, height) -> images
     problems: list[Problem] = field(default_factory=list)
+    decode_failures: int = 0                                 # indexed samples that failed to decode
 
     @property
     def clean(self) -> bool:
@@ -44,8 +45,6 @@ class CheckReport:
         else:
             out.append("  no problems")
         return out
-
-    decode_failures: int = 0
 
 
 def _read_mask(path: str):
@@ -76,9 +75,8 @@ def check_dataset(ds: Dataset, where: str = "dataset") -> CheckReport:
         for i in np.flatnonzero(bad):
             report.problems.append(Problem(f"{ds.name}[{int(ds.indices[i])}]", f"label {ds.labels[i]} has no class name"))
         return report
-    if isinstance(src, GeneratedSource):
+    if not isinstance(src, FileSource):   # generated samples need no check
         return report
-    assert isinstance(src, FileSource)   # the three source kinds are exhaustive
     for position in ds.indices:
         path = src.paths[position]
         image = cv2.imread(path, cv2.IMREAD_UNCHANGED)

@@ -27,6 +27,7 @@ def read_folder(spec: dict, task: str) -> Dataset:
         if folder is None:
             note(problems, root / name, f"class {name!r} has no folder")
             continue
+        before = len(paths)
         files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
         for path in files:
             if not is_image_name(path):
@@ -38,7 +39,7 @@ def read_folder(spec: dict, task: str) -> Dataset:
                 continue
             paths.append(str(path))
             labels.append(label)
-        if not any(label == lab for lab in labels):
+        if len(paths) == before:
             note(problems, folder, f"class {name!r} has no usable images")
     source = FileSource(paths=paths, labels=np.asarray(labels, dtype=np.int32))
     return new_dataset(task, names, source, name=f"folder {root}", problems=problems,
