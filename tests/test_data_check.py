@@ -138,3 +138,23 @@ def test_check_takes_a_recipe(tmp_path, capsys):
     assert main(["data", "check", str(path)]) == 0
     out = capsys.readouterr().out
     assert "data.train: synthetic_shapes(seed=0)" in out and "data.val: synthetic_shapes(seed=1)" in out
+
+
+def test_voc_unknown_name_and_box_outside_are_reported(tmp_path):
+    from edgecv.data.check import check_dataset
+
+    (tmp_path / "JPEGImages").mkdir()
+    (tmp_path / "Annotations").mkdir()
+    objects = {"good": ("cat", 2, 2, 10, 10), "stranger": ("zebra", 2, 2, 10, 10), "wide": ("cat", 2, 2, 40, 10)}
+    for stem, (name, x1, y1, x2, y2) in objects.items():
+        cv2.imwrite(str(tmp_path / "JPEGImages" / f"{stem}.jpg"), _img(80))
+        (tmp_path / "Annotations" / f"{stem}.xml").write_text(
+            f"<annotation><size><width>24</width><height>24</height></size><object><name>{name}</name>"
+            f"<bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox>"
+            f"</object></annotation>")
+    ds = load_dataset({"format": "voc", "path": str(tmp_path), "classes": ["cat"]}, task="detection")
+    report = check_dataset(ds, "data.train")
+    found = {Path(p.file).name: p.message for p in report.problems}
+    assert found == {"stranger.xml": "unknown class 'zebra' (classes: cat)",
+                     "wide.xml": "object 'cat': box [1, 1, 40, 10] lies outside the 24x24 image"}
+    assert len(ds) == 1 and ds.skipped == 2
