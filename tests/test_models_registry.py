@@ -90,3 +90,62 @@ def test_fixed_block_layer_names():
     assert {"block3_expand_conv", "block3_dw_conv", "block3_project_bn", "block2_add",
             "stem_conv", "head_conv", "predictions"} <= names
     assert "block0_expand_conv" not in names  # the first block has expansion 1
+
+
+def test_pyramid_features_for_backbones():
+    from edgecv.models.features import pyramid_model
+
+    model = pyramid_model("mobilenet_v2", alpha=0.35, input_shape=(64, 64, 3))
+    # the deepest layer at each resolution: the expansion before the next stride-2 block
+    # (the taps of the TF MobileNetV2 segmentation examples), then the head conv
+    assert [tuple(s) for s in model.output_shape] == [(None, 8, 8, 96), (None, 4, 4, 192),
+                                                      (None, 2, 2, 1280)]
+    assert [t.name.split("/")[0] for t in model.outputs] == [
+        "block6_expand_act", "block13_expand_act", "head_act"]
+    model = pyramid_model("efficientnet_lite0", strides=(16, 32), input_shape=(64, 64, 3))
+    assert [tuple(s) for s in model.output_shape] == [(None, 4, 4, 672), (None, 2, 2, 1280)]
+    with pytest.raises(ModelError, match="stride 3 does not divide the input size 64x64"):
+        pyramid_model("mobilenet_v1", strides=(3,), alpha=0.25, input_shape=(64, 64, 3))
+    with pytest.raises(ModelError, match="'unet' is a segmentation model"):
+        pyramid_model("unet")
+
+
+def test_detection_and_segmentation_feature_outputs():
+    feats = create_model("tiny_yolo_v3", input_shape=(64, 64, 3), include_top=False)
+    assert [tuple(s) for s in feats.output_shape] == [(None, 4, 4, 256), (None, 2, 2, 1024)]
+    feats = create_model("unet", input_shape=(32, 32, 3), base_filters=4, depth=2, include_top=False)
+    assert feats.output_shape == (None, 32, 32, 4)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"activation": "swish"}, r"tiny_yolo_v3: activation must be one of leaky, relu6, got 'swish'"),
+    ({"backbone": "resnet"}, r"tiny_yolo_v3: backbone must be one of darknet, mobilenet_v2, got 'resnet'"),
+    ({"input_shape": (100, 100, 3)}, r"tiny_yolo_v3: input_shape \[100, 100, 3\]: height and width must be multiples of 32"),
+])
+def test_detection_argument_errors(kwargs, message):
+    with pytest.raises(ModelError, match=message):
+        create_model("tiny_yolo_v3", **kwargs)
+
+
+def test_tiny_yolo_variants():
+    relu6 = create_model("tiny_yolo_v3", input_shape=(64, 64, 3), num_classes=2, activation="relu6")
+    kinds = {type(layer).__name__ for layer in relu6.layers}
+    assert "LeakyReLU" not in kinds and "ReLU" in kinds
+    mobile = create_model("tiny_yolo_v3", input_shape=(64, 64, 3), num_classes=2, num_anchors=4,
+                          backbone="mobilenet_v2", alpha=0.35)
+    assert [tuple(s) for s in mobile.output_shape] == [(None, 2, 2, 28), (None, 4, 4, 28)]
+    v2 = create_model("tiny_yolo_v2")
+    assert v2.output_shape == (None, 13, 13, 425)  # yolov2-tiny.cfg: 5 anchors x (5 + 80)
+
+
+def test_efficientnet_phi_compound_scaling():
+    from edgecv.models.efficientnet import phi_resolution
+
+    assert phi_resolution(0) == 224 and phi_resolution(1) == 256  # 224 * 1.15 = 257.6 -> 256
+    model = create_model("efficientnet", phi=1, num_classes=3)
+    assert model.input_shape == (None, 256, 256, 3)
+    assert model.get_layer("stem_conv").filters == 32          # round_filters(32, 1.1)
+    assert model.get_layer("head_conv").filters == 1408        # round_filters(1280, 1.1)
+    assert len([l for l in model.layers if l.name.endswith("_project_conv")]) == 23  # sum of ceil(1.2 * repeats)
+    with pytest.raises(ModelError, match="efficientnet: phi must be a number >= 0, got -1"):
+        create_model("efficientnet", phi=-1)

@@ -28,7 +28,7 @@ KERAS_EFFICIENTNET_TRAINABLE = {
     "efficientnet_b3": 12_233_232,
     "efficientnet_b4": 19_341_616,
     "efficientnet_b5": 30_389_784,
-    "efficientnet_b6": 42_903_864,
+    "efficientnet_b6": 43_040_704,
     "efficientnet_b7": 66_347_960,
 }
 

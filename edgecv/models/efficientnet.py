@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edgecv.errors import ModelError
 from edgecv.models.scaling import compound_coefficients, make_divisible, round_filters, round_repeats
 from edgecv.models.zoo import MODELS, check_input_shape, check_positive
 
@@ -123,9 +124,6 @@ def _build(name: str, *, input_shape, num_classes, include_top, width, depth, dr
     if include_top:
         x = blocks.classifier_head(x, num_classes=num_classes, dropout=dropout)
     return Model(inputs, x, name=name)
-
-
-from edgecv.errors import ModelError  # noqa: E402  (used by _build)
 
 
 def phi_resolution(phi: float) -> int:
