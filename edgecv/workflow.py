@@ -117,8 +117,9 @@ def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
     shape = recipe.model.input_shape
     batch = recipe.data.batch_size
     train_data = make_pipeline(train_set, input_shape=shape, batch_size=batch, training=True,
-                               augment=recipe.data.augment, seed=recipe.seed)
-    val_data = make_pipeline(val_set, input_shape=shape, batch_size=batch, training=False)
+                               augment=recipe.data.augment, seed=recipe.seed, cache=recipe.data.cache)
+    val_data = make_pipeline(val_set, input_shape=shape, batch_size=batch, training=False,
+                             cache=recipe.data.cache)
     return task.prepare(train_data, None), task.prepare(val_data, None)
 
 
