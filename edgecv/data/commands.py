@@ -8,7 +8,7 @@ import click
 from edgecv.errors import DataError
 
 
-@click.group("data", help="Validate datasets.")
+@click.group("data", help="Validate datasets and compute YOLO anchors.")
 def data_group() -> None:
     pass
 
@@ -56,3 +56,14 @@ def check_command(spec_file: Path, task: str | None) -> None:
     if total:
         raise DataError(f"{spec_file}: {total} problem(s) found; see the list above")
     click.echo("all clean")
+
+
+def _attach_anchors() -> None:
+    # `data anchors` lives with the detection task (it is YOLO k-means); the module
+    # imports only click, so attaching it keeps `edgecv data --help` cheap.
+    from edgecv.tasks.detection_commands import anchors_command
+
+    data_group.add_command(anchors_command)
+
+
+_attach_anchors()
