@@ -76,7 +76,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     if not result.is_chief:
         return RunResult(run_dir, [])  # multi-worker: only the chief exports and reports
     model = result.model
-    save_model(model, run_dir / "model.keras")
+    save_model(model, run_dir)
     skipped = getattr(train_set, "skipped", 0) + getattr(val_set, "skipped", 0)
     if skipped:
         echo(f"data: skipped {skipped} unreadable sample(s); see `edgecv data check`")
@@ -88,12 +88,17 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     return RunResult(run_dir, entries)
 
 
-def save_model(model: Any, path: Path) -> None:
-    """Save the final Keras model atomically (a QAT model loads under quantize_scope)."""
+def save_model(model: Any, run_dir: Path) -> Path:
+    """Save the final Keras model atomically: model.keras, or model.h5 for a QAT model
+    (tfmot's quantize wrappers do not reload from .keras in tf_keras 2.21; .h5 does,
+    under edgecv.optimize.qat.quantize_scope)."""
+    from edgecv.export.tflite import is_qat_model
     from edgecv.fileio import atomic_path
 
+    path = run_dir / ("model.h5" if is_qat_model(model) else "model.keras")
     with atomic_path(path) as tmp:
         model.save(tmp)
+    return path
 
 
 def load_splits(recipe: Recipe, echo: Echo):
