@@ -173,7 +173,7 @@ class DetectionSpec(Strict):
 
     anchors: Union[Literal["auto"], list[tuple[float, float]]] = "auto"
     anchors_per_scale: int = Field(3, ge=1, le=9)
-    lambda_coord: float = Field(5.0, ge=0.0)
+    lambda_coord: float = Field(1.0, ge=0.0)                 # BCE xy: 5 (the YOLOv1 value) trains slower
     lambda_noobj: float = Field(0.5, ge=0.0)
     lambda_obj: float = Field(1.0, ge=0.0)
     lambda_class: float = Field(1.0, ge=0.0)

@@ -15,6 +15,7 @@ from edgecv.fileio import write_text
 from edgecv.recipe import Recipe, dump_recipe
 
 Echo = Callable[[str], None]
+EXAMPLE_IMAGES = 8      # predictions drawn next to the truth, for a person to look at
 
 
 @dataclass
@@ -60,6 +61,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     get_strategy()
     task = get_task(recipe.task, recipe)
     train_set, val_set = load_splits(recipe, echo)
+    adapt = getattr(task, "adapt_to_data", None)
+    if adapt is not None:  # e.g. detection: `auto` anchors from the training boxes
+        task = adapt(train_set)
     class_names = train_set.class_names
     num_classes = recipe.model.num_classes or len(class_names)
 
@@ -82,7 +86,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
         echo(f"data: skipped {skipped} unreadable sample(s); see `edgecv data check`")
     echo(f"stages done in {time.perf_counter() - started:.0f} s")
 
-    exports = export_formats(recipe, model, train_set, run_dir, class_names, echo)
+    exports = export_formats(recipe, model, task, train_set, run_dir, class_names, echo)
     entries = bench_exports(recipe, model, val_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")
     return RunResult(run_dir, entries)
@@ -128,7 +132,7 @@ def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
     return task.prepare(train_data, None), task.prepare(val_data, None)
 
 
-def export_formats(recipe: Recipe, model: Any, train_set: Any, run_dir: Path,
+def export_formats(recipe: Recipe, model: Any, task: Any, train_set: Any, run_dir: Path,
                    class_names: list[str], echo: Echo) -> list[dict]:
     """Export every format the recipe names; a failed format is reported, not fatal."""
     from edgecv import __version__
@@ -145,6 +149,9 @@ def export_formats(recipe: Recipe, model: Any, train_set: Any, run_dir: Path,
         "edgecv_version": __version__,
         "recipe_hash": recipe.digest(),
     }
+    task_metadata = getattr(task, "export_metadata", None)
+    if task_metadata is not None:  # e.g. detection: anchors and strides to decode outputs
+        metadata.update(task_metadata())
     exports = []
     for name in recipe.export.formats:
         fmt = FORMATS[name]
@@ -169,48 +176,21 @@ def export_formats(recipe: Recipe, model: Any, train_set: Any, run_dir: Path,
 
 def bench_exports(recipe: Recipe, model: Any, val_set: Any, task: Any, exports: list[dict],
                   run_dir: Path, echo: Echo) -> list[dict]:
-    """Benchmark every exported .tflite on the validation samples; write the report.
+    """Benchmark every export against the Keras model on the same samples (eval.npz),
+    write the report, and let the task draw a few example predictions."""
+    from edgecv.bench import bench_run
+    from edgecv.bench.accuracy import keras_outputs
+    from edgecv.bench.evalset import normalized, read_eval_set
 
-    The float Keras model is scored once on the very same samples (eval.npz) and
-    every file's accuracy is reported against it.
-    """
-    from edgecv.bench import bench_file, failed_entry
-    from edgecv.bench.accuracy import reference_score
-    from edgecv.bench.evalset import read_eval_set, write_eval_set
-    from edgecv.bench.report import write_report
-    from edgecv.data import eval_arrays
-
-    x, targets = eval_arrays(val_set, input_shape=recipe.model.input_shape, limit=recipe.bench.samples)
-    eval_path = write_eval_set(run_dir / "eval.npz", x_uint8=x, task=recipe.task, targets=targets,
-                               class_names=val_set.class_names)
-    evalset = read_eval_set(eval_path)
-    reference = reference_score(model, evalset)
-    echo(f"bench: float Keras reference {reference['metric']} = {reference['value']:.4f} "
-         f"on {len(evalset)} samples")
-
-    entries = []
-    bench = recipe.bench
-    for export in exports:
-        name = export["format"]
-        if export["status"] != "ok":
-            entries.append(failed_entry(name, export.get("error", "export failed")))
-            continue
-        if not export["path"].endswith(".tflite"):
-            continue  # saved_model: nothing to run on a device
-        echo(f"bench: {name} ({bench.runs} runs, {bench.warmup} warmup) ...")
-        try:
-            entry = bench_file(export["path"], eval_path, task=recipe.task, reference=reference,
-                               runs=bench.runs, warmup=bench.warmup, threads=bench.threads,
-                               delegate=bench.delegate, gates=bench.gates, fmt=name)
-        except EdgecvError as exc:
-            echo(f"bench: {name} failed: {exc}")
-            entries.append(failed_entry(name, str(exc), status="bench failed", path=export["path"]))
-            continue
-        accuracy, latency = entry["accuracy"], entry["latency_ms"]
-        echo(f"bench: {name}: {accuracy['metric']} {accuracy['value']:.4f} "
-             f"(delta {accuracy['delta']:+.4f}), p50 {latency['p50']:.2f} ms, "
-             f"p90 {latency['p90']:.2f} ms -> {entry['status']}")
-        entries.append(entry)
-    json_path, md_path = write_report(run_dir, entries, title=recipe.name)
-    echo(f"report: {md_path}")
+    entries = bench_run(recipe=recipe, model=model, dataset=val_set, exports=exports,
+                        run_dir=run_dir, task=task, echo=echo)
+    write_examples = getattr(task, "write_examples", None)
+    if write_examples is not None:
+        evalset = read_eval_set(run_dir / "eval.npz")
+        count = min(EXAMPLE_IMAGES, len(evalset))
+        outputs = keras_outputs(model, normalized(evalset)[:count])
+        written = write_examples(run_dir, evalset.x[:count], outputs, evalset.targets[:count],
+                                 evalset.class_names)
+        if written:
+            echo(f"examples: {len(written)} image(s) in {Path(written[0]).parent}")
     return entries

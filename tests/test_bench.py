@@ -229,17 +229,20 @@ def test_eval_set_round_trip_for_every_task(tmp_path):
                        targets=[0, 1, 1], class_names=["a", "b"])
 
 
-def test_segmentation_miou_hand_computed():
-    from edgecv.bench.accuracy import mean_iou, top_k_accuracy
+def test_host_scoring_uses_the_task_scorers_hand_computed():
+    from edgecv.bench.accuracy import score
 
     masks = np.array([[[0, 0], [1, 1]]])
     pred = np.array([[[0, 1], [1, 1]]])
-    value, per_class = mean_iou(masks, pred, 2)
+    probs = np.eye(2, dtype=np.float32)[pred]          # one-hot per pixel
+    result = score("segmentation", [probs], masks, ["background", "a"])
     # class 0: inter 1, union 2 -> 0.5 ; class 1: inter 2, union 3 -> 2/3
-    assert per_class.tolist() == pytest.approx([0.5, 2 / 3]) and value == pytest.approx(7 / 12)
-    probs = np.array([[0.1, 0.5, 0.4], [0.6, 0.3, 0.1]])
-    assert top_k_accuracy(probs, np.array([2, 0]), 1) == 0.5
-    assert top_k_accuracy(probs, np.array([2, 0]), 2) == 1.0
+    assert result["metric"] == "mIoU" and result["value"] == pytest.approx(7 / 12)
+    assert list(result["per_class_iou"].values()) == pytest.approx([0.5, 2 / 3])
+    probs = np.array([[0.1, 0.5, 0.4], [0.6, 0.3, 0.1]], dtype=np.float32)
+    result = score("classification", [probs], np.array([2, 0]), ["a", "b", "c"])
+    assert result["value"] == 0.5 and result["top5"] == 1.0
+    assert result["confusion"] == [[1, 0, 0], [0, 0, 0], [0, 1, 0]]
 
 
 # ------------------------------------------------------------------ gates

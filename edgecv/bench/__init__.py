@@ -46,6 +46,8 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
     """Benchmark one .tflite file -> one report entry.
 
     eval_npz: eval set written by `evalset.write_eval_set` (None: latency only).
+    task: a task name (checked against the eval set) or a configured Task object; without
+    an object the task is configured from the file's edgecv metadata.
     reference: the float model's score on the same samples — a number, a score dict from
     `accuracy.reference_score`, a Keras model, or a saved model path (scored here).
     gates: {name: limit}; remote: "user@host[:port]" or a `remote.RemoteTarget`.
@@ -63,8 +65,9 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
     if not tflite_path.is_file():
         raise BenchError(f"{tflite_path}: model file not found")
     evalset = read_eval_set(eval_npz) if eval_npz is not None else None
-    if evalset is not None and task is not None and task != evalset.task:
-        raise BenchError(f"{eval_npz}: eval set is for task {evalset.task!r}, not {task!r}")
+    task_name = task if task is None or isinstance(task, str) else task.name
+    if evalset is not None and task_name is not None and task_name != evalset.task:
+        raise BenchError(f"{eval_npz}: eval set is for task {evalset.task!r}, not {task_name!r}")
 
     if remote is not None:
         from edgecv.bench.remote import remote_benchmark
@@ -102,12 +105,16 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
         "latency_samples_ms": result.get("latency_samples_ms", []),
     }
     if evalset is not None:
+        if task is None or isinstance(task, str):
+            from edgecv.export.metadata import read_metadata
+
+            task = accuracy.resolve_task(evalset.task, read_metadata(tflite_path))
         reference = _reference_value(reference)
         if reference is not None and not isinstance(reference, dict):
-            reference = accuracy.reference_score(reference, evalset)
+            reference = accuracy.reference_score(reference, evalset, task)
         shapes = (reference or {}).get("output_shapes") or []
         outputs = accuracy.align_outputs(result["outputs"], shapes)
-        scored = accuracy.score(evalset.task, outputs, evalset.targets, evalset.class_names)
+        scored = accuracy.score(task, outputs, evalset.targets, evalset.class_names)
         ref_value = None if reference is None else float(reference["value"])
         entry["accuracy"] = {
             "metric": scored["metric"],
@@ -194,7 +201,8 @@ def bench_run(*, recipe, model, dataset, exports, run_dir, task=None, echo=print
                                    input_shape=recipe.model.input_shape, limit=spec.samples)
     evalset = read_eval_set(eval_path)
     echo(f"bench: float Keras reference on {len(evalset)} samples ...")
-    reference = reference_score(model, evalset)
+    task = task or recipe.task
+    reference = reference_score(model, evalset, task)
     echo(f"bench: reference {reference['metric']} = {reference['value']:.4f}")
     all_gates = {**spec.gates, **(gates or {})}
     entries = []
@@ -206,7 +214,7 @@ def bench_run(*, recipe, model, dataset, exports, run_dir, task=None, echo=print
             continue
         echo(f"bench: {item['format']} ({spec.runs} runs) ...")
         try:
-            entry = bench_file(item["path"], eval_path, task=recipe.task, reference=reference,
+            entry = bench_file(item["path"], eval_path, task=task, reference=reference,
                                runs=spec.runs, warmup=spec.warmup, threads=spec.threads,
                                delegate=spec.delegate, gates=all_gates, fmt=item["format"],
                                remote=remote)

@@ -120,7 +120,9 @@ def bench_run_dir(run_dir, *, runs=None, warmup=None, min_seconds=0.0, threads=N
         if ref_path is not None:
             evalset = read_eval_set(eval_path)
             echo(f"bench: float reference {ref_path} on {len(evalset)} samples ...")
-            ref = reference_score(ref_path, evalset)
+            from edgecv.export.metadata import read_metadata
+
+            ref = reference_score(ref_path, evalset, metadata=read_metadata(tflites[0]))
             echo(f"bench: reference {ref['metric']} = {ref['value']:.4f}")
         else:
             echo(f"bench: no model.keras in {run_dir}: accuracy without a float reference")

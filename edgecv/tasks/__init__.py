@@ -31,6 +31,12 @@ class Task(Protocol):
     def prepare(self, dataset: Any, model: Any) -> Any: ...
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict: ...
 
+    # Optional hooks the workflow calls when a task defines them:
+    #   adapt_to_data(train_set) -> Task      settle data-driven settings (YOLO `auto` anchors)
+    #   export_metadata() -> dict             extra .tflite metadata to decode outputs (anchors)
+    #   write_examples(run_dir, x_uint8, outputs, targets, class_names) -> list[Path]
+    #                                         a few predictions drawn next to the truth
+
 
 def get_task(name: str, recipe: Any = None) -> Task:
     """The task object; modules with `make_task(recipe)` are configured by the recipe

@@ -110,6 +110,13 @@ class DetectionTask:
         return write_sample_images(run_dir, np.asarray(x_uint8)[:count], detections, list(targets)[:count],
                                    class_names, limit=count)
 
+    # ------------------------------------------------------------ workflow hooks (edgecv.tasks.Task)
+    def adapt_to_data(self, train_set: Any) -> "DetectionTask":
+        return self.resolve_anchors(train_set)
+
+    def write_examples(self, run_dir, x_uint8, outputs, targets, class_names):
+        return self.write_samples(run_dir, x_uint8, outputs, targets, class_names)
+
     # ------------------------------------------------------------ anchors and heads
     def resolve_anchors(self, train_set: Any, model: Any = None) -> "DetectionTask":
         """Fix `auto` anchors by k-means on the training boxes (anchors_per_scale x heads of

@@ -68,6 +68,9 @@ class SegmentationTask:
     def decode(self, outputs: Any) -> np.ndarray:
         return decode_masks(outputs)
 
+    def write_examples(self, run_dir, x_uint8, outputs, masks, class_names) -> list[Path]:
+        return self.write_overlays(run_dir, x_uint8, outputs, masks, class_names)
+
     def write_overlays(self, run_dir, x_uint8, outputs, masks, class_names, **kwargs) -> list[Path]:
         return write_overlays(run_dir, x_uint8, outputs, masks, class_names, **kwargs)
 
