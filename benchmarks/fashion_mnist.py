@@ -144,7 +144,11 @@ def export_pre_qat(model, work: Path) -> Path:
 
 
 def stage_times(run_dir: Path) -> dict[str, dict]:
-    """Per stage: epochs and summed epoch seconds from train/history.csv."""
+    """Per stage: epochs, summed epoch seconds (train/history.csv) and the kept epoch.
+
+    `best_epoch` matters here: the workflow validates on data.val, which this recipe
+    sets to the test split; a kept epoch other than the last one was picked on test data.
+    """
     times: dict[str, dict] = {}
     with open(run_dir / "train" / "history.csv", newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -152,6 +156,11 @@ def stage_times(run_dir: Path) -> dict[str, dict]:
             stage["epochs"] += 1
             stage["seconds"] += float(row["seconds"])
             stage["last"] = row
+    state_path = run_dir / "train" / "state.json"
+    if state_path.exists():
+        stages = json.loads(state_path.read_text(encoding="utf-8")).get("stages", {})
+        for name, stage in times.items():
+            stage["best_epoch"] = stages.get(name, {}).get("best_epoch")
     return times
 
 
@@ -230,6 +239,10 @@ def print_table(result: dict, threads: list[int], train_wall: float | None) -> b
     parts = ", ".join(f"{name} {s['epochs']} epochs {s['seconds'] / 60:.1f} min" for name, s in stages.items())
     print(f"\ntraining wall time (history.csv, incl. per-epoch validation on 10k): "
           f"{train_seconds / 60:.1f} min ({parts})")
+    for name, s in stages.items():
+        if s.get("best_epoch") not in (None, s["epochs"]):
+            print(f"note: stage {name} kept epoch {s['best_epoch']} of {s['epochs']}, chosen on the "
+                  f"validation data (the test split in this recipe): its test accuracy is optimistic")
     if train_wall is not None:
         print(f"edgecv train total wall time (train + export + bench): {train_wall / 60:.1f} min")
     print(f"machine: {result['machine_before']} before; load {result['machine_after'].split('load average ')[-1]} after")
