@@ -1,6 +1,8 @@
 """Shared helpers for the model-zoo tests: small configs and TFLite checks."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 import edgecv  # noqa: F401
@@ -17,11 +19,16 @@ SMALL_ARGS = {
     "tiny_yolo_v2": {"num_anchors": 2},
     "tiny_yolo_v3": {"num_anchors": 2},
 }
-# One model per family whose int8 path covers the family's special layers:
-# SE Multiply + swish (efficientnet_b0), ReLU6 (lite0), leaky/maxpool-s1/upsample/concat
-# (tiny_yolo_v3), transposed conv + concat (unet), MobileNetV2 blocks + decoder
-# (unet_mobilenet_v2), depthwise-separable (mobilenet_v1).
-REPRESENTATIVES = ("mobilenet_v1", "efficientnet_b0", "tiny_yolo_v3", "unet", "unet_mobilenet_v2")
+# Converted in the default run, one per family, chosen for coverage per CPU second:
+# MBConv + ReLU6 (efficientnet_lite0), leaky/maxpool-s1/upsample/concat (tiny_yolo_v3),
+# transposed conv + concat (unet), MobileNetV2 encoder + depthwise-separable decoder
+# (unet_mobilenet_v2). Squeeze-excite + swish are converted on a small graph of the
+# same blocks in test_qat.py: a full EfficientNet-B0 int8 conversion costs ~2 CPU-minutes.
+REPRESENTATIVES = ("efficientnet_lite0", "tiny_yolo_v3", "unet", "unet_mobilenet_v2")
+
+# Converting every variant (B7 included) takes far longer than the project's CI budget:
+# those tests are marked slow AND run only with EDGECV_FULL_ZOO=1.
+FULL_ZOO = bool(os.environ.get("EDGECV_FULL_ZOO"))
 
 
 def small_kwargs(name: str) -> dict:

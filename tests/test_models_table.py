@@ -10,6 +10,9 @@ from edgecv.models import create_model, list_models, model_summary
 from edgecv.models.commands import summary_rows
 from edgecv.models.macs import count_macs, layer_macs
 from edgecv.models.table import DEFAULT_SUMMARIES
+from tests.models_helpers import FULL_ZOO
+
+full_zoo = pytest.mark.skipif(not FULL_ZOO, reason="set EDGECV_FULL_ZOO=1 to build every variant")
 
 # Published mult-adds at the canonical configuration (papers / keras docs).
 PUBLISHED_MACS = {
@@ -56,6 +59,7 @@ def test_table_matches_a_fresh_build(name):
 
 
 @pytest.mark.slow
+@full_zoo
 @pytest.mark.parametrize("name", list_models())
 def test_table_matches_a_fresh_build_all(name):
     model = create_model(name)
@@ -90,6 +94,7 @@ def test_efficientnet_trainable_parity(name):
 
 
 @pytest.mark.slow
+@full_zoo
 @pytest.mark.parametrize("name", sorted(KERAS_EFFICIENTNET_TRAINABLE))
 def test_efficientnet_trainable_parity_against_keras_applications(name):
     import tf_keras as keras

@@ -1,14 +1,14 @@
 """Registry-driven checks: every registered model builds small, has the right outputs,
-unique layer names, and round-trips through get_config/from_config; representatives
+unique layer names, and round-trips through get_config/from_config; a representative
 of each family convert to float32 TFLite matching Keras, and QAT-wrap and convert
-to full int8 with every operator on integer tensors. All variants: -m slow.
+to full int8 with every operator on integer tensors. All variants: EDGECV_FULL_ZOO=1 pytest -m slow tests/test_models_zoo.py.
 """
 import numpy as np
 import pytest
 
 from edgecv.models import list_models, model_info
 from tests.models_helpers import (
-    REPRESENTATIVES, build_small, expected_output_shapes, float_ops, output_shapes, run_tflite,
+    FULL_ZOO, REPRESENTATIVES, build_small, expected_output_shapes, float_ops, output_shapes, run_tflite,
     sample_images, to_tflite,
 )
 
@@ -104,12 +104,14 @@ def test_qat_wraps_and_converts_to_full_int8(name):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not FULL_ZOO, reason="set EDGECV_FULL_ZOO=1 to convert every variant")
 @pytest.mark.parametrize("name", OTHERS)
 def test_float32_tflite_matches_keras_all_variants(name):
     _check_float_tflite(name)
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not FULL_ZOO, reason="set EDGECV_FULL_ZOO=1 to convert every variant")
 @pytest.mark.parametrize("name", OTHERS)
 def test_qat_int8_all_variants(name):
     _check_qat_int8(name)
