@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -32,9 +33,11 @@ def main(argv=None) -> int:
     command = ["train", str(args.recipe), "--out", str(run_dir), "--force"]
     for item in args.overrides:
         command += ["--set", item]
+    load_before = os.getloadavg()
     started = time.perf_counter()
     code = edgecv_main(command)
     wall = time.perf_counter() - started
+    load_after = os.getloadavg()
     report_path = run_dir / "report.json"
     if not report_path.exists():
         print(f"no report written (exit code {code}); see the output above", file=sys.stderr)
@@ -50,6 +53,9 @@ def main(argv=None) -> int:
                      acc.get("map50_95"), latency.get("p50"), entry.get("status")))
     print()
     print(f"recipe {args.recipe.name}  run {run_dir}  wall time {wall / 60:.1f} min  exit code {code}")
+    # The 20-minute target assumes 2 free cores: the load says how shared they were.
+    print(f"load average (1 min) {load_before[0]:.1f} at start, {load_after[0]:.1f} at end; "
+          f"15 min at end {load_after[2]:.1f}; {os.cpu_count()} CPUs")
     print(f"{'format':<10} {'float mAP50':>11} {'mAP50':>7} {'delta':>7} {'mAP50-95':>8} {'p50 ms':>7}  status")
 
     def fmt(value, spec):
