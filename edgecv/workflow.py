@@ -79,27 +79,28 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
                         val_data=val_data, task=task, resume=resume, echo=echo)
     if not result.is_chief:
         return RunResult(run_dir, [])  # multi-worker: only the chief exports and reports
-    model = result.model
-    save_model(model, run_dir)
+    # Float formats and the accuracy reference come from the float model; integer formats
+    # from the QAT model when a QAT stage ran (its learnt ranges replace calibration).
+    model, float_model = result.model, result.float_model or result.model
+    save_model(float_model, run_dir / "model.keras")
+    if model is not float_model:
+        save_model(model, run_dir / "model_qat.h5")
     skipped = getattr(train_set, "skipped", 0) + getattr(val_set, "skipped", 0)
     if skipped:
         echo(f"data: skipped {skipped} unreadable sample(s); see `edgecv data check`")
     echo(f"stages done in {time.perf_counter() - started:.0f} s")
 
-    exports = export_formats(recipe, model, task, train_set, run_dir, class_names, echo)
-    entries = bench_exports(recipe, model, val_set, task, exports, run_dir, echo)
+    exports = export_formats(recipe, model, float_model, task, train_set, run_dir, class_names, echo)
+    entries = bench_exports(recipe, float_model, val_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")
     return RunResult(run_dir, entries)
 
 
-def save_model(model: Any, run_dir: Path) -> Path:
-    """Save the final Keras model atomically: model.keras, or model.h5 for a QAT model
-    (tfmot's quantize wrappers do not reload from .keras in tf_keras 2.21; .h5 does,
-    under edgecv.optimize.qat.quantize_scope)."""
-    from edgecv.export.tflite import is_qat_model
+def save_model(model: Any, path: Path) -> Path:
+    """Save a Keras model atomically. QAT models go to .h5: tfmot's quantize wrappers do
+    not reload from .keras in tf_keras 2.21; .h5 does, under qat.quantize_scope."""
     from edgecv.fileio import atomic_path
 
-    path = run_dir / ("model.h5" if is_qat_model(model) else "model.keras")
     with atomic_path(path) as tmp:
         model.save(tmp)
     return path
@@ -132,7 +133,7 @@ def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
     return task.prepare(train_data, None), task.prepare(val_data, None)
 
 
-def export_formats(recipe: Recipe, model: Any, task: Any, train_set: Any, run_dir: Path,
+def export_formats(recipe: Recipe, model: Any, float_model: Any, task: Any, train_set: Any, run_dir: Path,
                    class_names: list[str], echo: Echo) -> list[dict]:
     """Export every format the recipe names; a failed format is reported, not fatal."""
     from edgecv import __version__
@@ -163,7 +164,8 @@ def export_formats(recipe: Recipe, model: Any, task: Any, train_set: Any, run_di
                 samples=recipe.export.calibration_samples, seed=recipe.seed)
         echo(f"export: {name} ...")
         try:
-            result = export_model(model, name, out, representative=representative,
+            source = model if fmt.integer else float_model
+            result = export_model(source, name, out, representative=representative,
                                   io_type=recipe.export.io_type, metadata=metadata)
         except EdgecvError as exc:
             echo(f"export: {name} failed: {exc}")

@@ -91,3 +91,31 @@ def test_int8_file_takes_uint8_pixels(quickstart_run):
     # [-1, 1] normalisation => roughly one quantization step per pixel value.
     assert scale == pytest.approx(1 / 127.5, rel=0.05)
     assert zero_point in (127, 128)
+
+
+@pytest.fixture(scope="module")
+def qat_run(tmp_path_factory):
+    """The shrunken quickstart with a QAT stage added."""
+    from click.testing import CliRunner
+
+    from conftest import REPO, TINY_QUICKSTART
+    from edgecv.cli import cli
+
+    run_dir = tmp_path_factory.mktemp("quickstart_qat") / "run"
+    args = ["train", str(REPO / "recipes" / "quickstart.yaml"), "--out", str(run_dir), *TINY_QUICKSTART,
+            "--set", "train.epochs=1", "--set", "qat.epochs=1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def test_after_qat_float32_is_a_float_model_and_int8_uses_the_qat_model(qat_run):
+    """float32 comes from the pre-QAT weights (no fake-quant ops), int8 from the QAT model."""
+    from edgecv.export.inspect import inspect_tflite
+    from edgecv.export.metadata import read_metadata
+
+    float32 = inspect_tflite(qat_run / "export" / "quickstart_float32.tflite")
+    ops = {row["op"] for row in float32["op_table"]}
+    assert not ops & {"QUANTIZE", "DEQUANTIZE"}, ops
+    assert read_metadata(qat_run / "export" / "quickstart_int8.tflite")["quantized_from"] == "qat"
+    assert (qat_run / "model.keras").is_file() and (qat_run / "model_qat.h5").is_file()

@@ -45,6 +45,7 @@ class StagesResult:
     quantized: bool = False                    # the model is QAT-wrapped
     is_chief: bool = True                      # False on non-chief workers (they wrote nothing)
     train_dir: Optional[Path] = None
+    float_model: Any = None                    # the model before QAT wrapping (= model without a qat stage)
 
 
 def run_stages(recipe, run_dir, *, model: ModelSource, train_data, val_data, task, resume: bool = False,
@@ -82,8 +83,11 @@ def run_stages(recipe, run_dir, *, model: ModelSource, train_data, val_data, tas
             if recipe.model.init_from is not None:
                 init_from(base, recipe.model.init_from, echo=say)
             current, pruned_before = base, False
+            float_model = base
             for name, spec in specs:
                 current = runner.run(name, spec, base, preserve_sparsity=pruned_before)
+                if name != "qat":
+                    float_model = current
                 pruned_before = pruned_before or name == "prune"
                 st = state.stage(name)
                 result.best[name] = {"monitor": monitor, "value": st.best_value, "epoch": st.best_epoch}
@@ -92,6 +96,8 @@ def run_stages(recipe, run_dir, *, model: ModelSource, train_data, val_data, tas
             current = _float32_copy(model, current, quantized=recipe.qat is not None,
                                     preserve_sparsity=pruned_before)
         result.model, result.history = current, list(state.history)
+        # Mixed precision rebuilt `current` in float32 above; the float model is then the same.
+        result.float_model = current if mixed or recipe.qat is None else float_model
         result.quantized = recipe.qat is not None
         result.sparsity = runner.sparsity
         if result.sparsity is None and (train_dir / "sparsity.json").exists():
