@@ -203,7 +203,7 @@ def test_task_without_anchors_says_what_is_missing():
 
 
 # ---------------------------------------------------------------- loss (TensorFlow)
-def _one_box_loss(anchors):
+def _one_box_loss(anchors, spec=None):
     import tensorflow as tf
 
     from edgecv.recipe import DetectionSpec
@@ -211,8 +211,18 @@ def _one_box_loss(anchors):
 
     head = HeadLayout(1, 1, anchors)
     target = encode_targets(np.array([[[0.25, 0.25, 0.75, 0.75]]]), np.array([[0]]), [head], INPUT_HW)[0]
-    loss = make_loss([head], INPUT_HW, 1, DetectionSpec())
+    # lambda_coord 5 (the YOLO paper's value) explicitly: the hand values below use it.
+    spec = spec or DetectionSpec(lambda_coord=5.0, lambda_noobj=0.5)
+    loss = make_loss([head], INPUT_HW, 1, spec)
     return float(loss(tf.constant(target), tf.zeros((1, 1, 1, len(anchors) * 6)))[0])
+
+
+def test_loss_hand_value_with_default_weights():
+    from edgecv.recipe import DetectionSpec
+
+    # Defaults: lambda_coord 1 -> coordinates 1.75 * 2 ln 2, + objectness ln 2 + class ln 2
+    # + lambda_noobj 0.5 * ln 2 for the (8, 8) anchor = 6 ln 2.
+    assert _one_box_loss(((8.0, 8.0), (32.0, 32.0)), DetectionSpec()) == pytest.approx(6 * math.log(2), rel=1e-5)
 
 
 def test_loss_hand_values_with_and_without_ignore():
