@@ -119,3 +119,13 @@ def test_after_qat_float32_is_a_float_model_and_int8_uses_the_qat_model(qat_run)
     assert not ops & {"QUANTIZE", "DEQUANTIZE"}, ops
     assert read_metadata(qat_run / "export" / "quickstart_int8.tflite")["quantized_from"] == "qat"
     assert (qat_run / "model.keras").is_file() and (qat_run / "model_qat.h5").is_file()
+
+
+def test_export_from_a_qat_run_dir_uses_the_qat_model_for_int8(qat_run, tmp_path):
+    from edgecv.cli import main
+    from edgecv.export.metadata import read_metadata
+
+    assert main(["export", str(qat_run), "--format", "int8", "--format", "float32",
+                 "--out", str(tmp_path)]) == 0
+    assert read_metadata(tmp_path / "quickstart_int8.tflite")["quantized_from"] == "qat"
+    assert read_metadata(tmp_path / "quickstart_float32.tflite")["quantized_from"] is None

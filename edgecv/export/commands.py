@@ -40,7 +40,15 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
     from edgecv.export.tflite import export_model, is_qat_model
 
     model = load_keras_model(model_path)
-    needs_data = [] if is_qat_model(model) else [f.name for f in fmts if f.needs_calibration]
+    # A run that ended with QAT keeps its QAT model beside the float one: integer formats
+    # come from it (learnt ranges), float formats from the float model.
+    qat_path = source / "model_qat.h5" if source.is_dir() else None
+    qat_model = load_keras_model(qat_path) if qat_path is not None and qat_path.is_file() else None
+
+    def model_for(f):
+        return qat_model if f.integer and qat_model is not None else model
+
+    needs_data = [f.name for f in fmts if f.needs_calibration and not is_qat_model(model_for(f))]
     if needs_data and recipe is None:
         raise ExportError(f"{model_path}: format(s) {', '.join(needs_data)} need calibration "
                           "images; export from a run directory, or pass --recipe RECIPE "
@@ -54,7 +62,7 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
     for f in fmts:
         out = out_dir / output_name(stem, f)
         click.echo(f"export: {f.name} ...")
-        result = export_model(model, f, out, representative=representative, io_type=io_type,
+        result = export_model(model_for(f), f, out, representative=representative, io_type=io_type,
                               metadata=metadata)
         click.echo(f"export: {f.name} -> {result.path} ({_size(result.size_bytes)}, "
                    f"{result.seconds:.1f} s)")
