@@ -91,7 +91,13 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     echo(f"stages done in {time.perf_counter() - started:.0f} s")
 
     exports = export_formats(recipe, model, float_model, task, train_set, run_dir, class_names, echo)
-    entries = bench_exports(recipe, float_model, val_set, task, exports, run_dir, echo)
+    bench_set = val_set
+    if recipe.data.test is not None:  # a held-out test split is what the report should score
+        from edgecv.data import load_dataset
+
+        bench_set = load_dataset(recipe.data.test, task=recipe.task)
+        echo(f"bench: scoring the test split ({len(bench_set)} samples)")
+    entries = bench_exports(recipe, float_model, bench_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")
     return RunResult(run_dir, entries)
 

@@ -103,7 +103,8 @@ def qat_run(tmp_path_factory):
 
     run_dir = tmp_path_factory.mktemp("quickstart_qat") / "run"
     args = ["train", str(REPO / "recipes" / "quickstart.yaml"), "--out", str(run_dir), *TINY_QUICKSTART,
-            "--set", "train.epochs=1", "--set", "qat.epochs=1"]
+            "--set", "train.epochs=1", "--set", "qat.epochs=1",
+            "--set", "data.test={format: synthetic_shapes, samples: 24, seed: 2}"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     return run_dir
@@ -119,6 +120,8 @@ def test_after_qat_float32_is_a_float_model_and_int8_uses_the_qat_model(qat_run)
     assert not ops & {"QUANTIZE", "DEQUANTIZE"}, ops
     assert read_metadata(qat_run / "export" / "quickstart_int8.tflite")["quantized_from"] == "qat"
     assert (qat_run / "model.keras").is_file() and (qat_run / "model_qat.h5").is_file()
+    # data.test, when given, is what the report scores.
+    assert len(np.load(qat_run / "eval.npz")["labels"]) == 24
 
 
 def test_export_from_a_qat_run_dir_uses_the_qat_model_for_int8(qat_run, tmp_path):
