@@ -71,3 +71,13 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def write_png(path: str | os.PathLike, image) -> Path:
+    """Encode an OpenCV (BGR or grey) image as PNG and write it atomically."""
+    import cv2
+
+    ok, png = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode {Path(path).name} as PNG")
+    return write_bytes(path, png.tobytes())

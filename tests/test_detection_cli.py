@@ -107,3 +107,12 @@ def test_exported_metadata_carries_the_anchors(coco_run):
     task = make_task(meta)
     assert len(task.anchor_groups) == 2 and all(len(g) == 3 for g in task.anchor_groups)
     assert task.input_shape == (64, 64, 3)
+
+
+def test_train_draws_example_detections(coco_run):
+    import cv2
+
+    _, run_dir = coco_run
+    pictures = sorted((run_dir / "samples").glob("detection_*.png"))
+    assert pictures, "the workflow wrote no example drawings"
+    assert cv2.imread(str(pictures[0])) is not None

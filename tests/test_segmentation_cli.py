@@ -97,3 +97,12 @@ def test_int8_unet_runs_every_op_in_integers(segmentation_run):
     info = inspect_tflite(run_dir / "export" / "tiny_unet_int8.tflite", edgetpu=False)
     assert info["float_ops"] == [], info["float_ops"]
     assert info["inputs"][0]["dtype"] == "uint8" and info["outputs"][0]["dtype"] == "uint8"
+
+
+def test_train_writes_overlays(segmentation_run):
+    import cv2
+
+    _, _, run_dir = segmentation_run
+    pictures = sorted((run_dir / "overlays").glob("sample_*.png"))
+    assert pictures, "the workflow wrote no overlay images"
+    assert cv2.imread(str(pictures[0])) is not None

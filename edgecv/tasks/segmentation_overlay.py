@@ -11,7 +11,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from edgecv.fileio import write_bytes
+from edgecv.fileio import write_png
 
 ALPHA = 0.55            # colour weight of the class tint over the image
 MIN_PANEL = 128         # small inputs are enlarged (nearest neighbour) up to this height
@@ -97,8 +97,5 @@ def write_overlays(run_dir, x_uint8: np.ndarray, predicted: np.ndarray, masks: n
     paths = []
     for index in range(min(limit, len(x_uint8))):
         image = overlay_image(x_uint8[index], masks[index], predicted[index], class_names)
-        ok, png = cv2.imencode(".png", image)
-        if not ok:
-            raise ValueError(f"OpenCV could not encode overlay {index} as PNG")
-        paths.append(write_bytes(out_dir / f"sample_{index:03d}.png", png.tobytes()))
+        paths.append(write_png(out_dir / f"sample_{index:03d}.png", image))
     return paths

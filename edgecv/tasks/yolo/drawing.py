@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edgecv.fileio import write_bytes
+from edgecv.fileio import write_png
 
 DISPLAY_SIZE = 320   # small inputs (64 px) are upscaled so labels stay readable
 
@@ -58,13 +58,8 @@ def draw_detections(image_rgb: np.ndarray, truth: tuple[np.ndarray, np.ndarray],
 def write_sample_images(run_dir, x_uint8: np.ndarray, detections, targets, class_names: Sequence[str],
                         *, limit: int = 8) -> list[Path]:
     """`run_dir/samples/detection_XX.png` for the first `limit` images; returns the paths."""
-    import cv2
-
     paths = []
     for i in range(min(limit, len(x_uint8))):
         picture = draw_detections(x_uint8[i], targets[i], detections[i], class_names)
-        ok, png = cv2.imencode(".png", picture)
-        if not ok:
-            raise RuntimeError(f"OpenCV could not encode sample image {i}")
-        paths.append(write_bytes(Path(run_dir) / "samples" / f"detection_{i:02d}.png", png.tobytes()))
+        paths.append(write_png(Path(run_dir) / "samples" / f"detection_{i:02d}.png", picture))
     return paths
