@@ -15,13 +15,17 @@ from typing import Any, Iterable, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edgecv.bench.gates import GATES as _GATES
+from edgecv.bench.runner import DELEGATES
 from edgecv.errors import RecipeError
+from edgecv.export.formats import FORMATS as _FORMATS
 from edgecv.registry import suggest
 
+# Format, gate and delegate names come from the tables export/bench use (cheap,
+# TensorFlow-free imports), so the schema never drifts from what they accept.
 TASKS = ("classification", "detection", "segmentation")
-EXPORT_FORMATS = ("float32", "float16", "dynamic", "int8", "edgetpu", "saved_model")
-GATES = ("max_accuracy_drop", "min_metric", "max_p50_ms", "max_p90_ms", "max_size_mb")
-DELEGATES = ("auto", "xnnpack", "none", "edgetpu")
+EXPORT_FORMATS = tuple(_FORMATS)
+GATES = tuple(_GATES)
 
 
 class Strict(BaseModel):

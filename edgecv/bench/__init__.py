@@ -11,18 +11,12 @@ from pathlib import Path
 
 from edgecv.errors import BenchError
 
-# Format names in export file names (`<name>_<format>.tflite`) when edgecv.export is absent.
-_KNOWN_FORMATS = ("float32", "float16", "dynamic", "int8", "edgetpu")
-
-
 def format_from_path(path) -> str:
     """`runs/x/export/quickstart_int8.tflite` -> "int8" (else the file stem)."""
     stem = Path(path).stem
-    try:
-        from edgecv.export import FORMATS
-        names = sorted(FORMATS, key=len, reverse=True)
-    except ImportError:
-        names = sorted(_KNOWN_FORMATS, key=len, reverse=True)
+    from edgecv.export.formats import FORMATS
+
+    names = sorted(FORMATS, key=len, reverse=True)
     for name in names:
         if stem == name or stem.endswith("_" + name):
             return name
