@@ -79,6 +79,9 @@ class DataSpec(Strict):
     batch_size: int = Field(32, gt=0)
     augment: AugmentSpec = AugmentSpec()
     cache: bool = False
+    # How images reach the model size: stretch each axis, or letterbox (keep the aspect
+    # ratio, pad with grey). Stored in the export metadata: apps must do the same.
+    resize: Literal["stretch", "letterbox"] = "stretch"
 
 
 # ---------------------------------------------------------------- model

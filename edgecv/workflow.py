@@ -93,9 +93,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     exports = export_formats(recipe, model, float_model, task, train_set, run_dir, class_names, echo)
     bench_set = val_set
     if recipe.data.test is not None:  # a held-out test split is what the report should score
-        from edgecv.data import load_dataset
-
-        bench_set = load_dataset(recipe.data.test, task=recipe.task)
+        bench_set = load_decodable(recipe.data.test, recipe)
         echo(f"bench: scoring the test split ({len(bench_set)} samples)")
     entries = bench_exports(recipe, float_model, bench_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")
@@ -115,9 +113,9 @@ def save_model(model: Any, path: Path) -> Path:
 def load_splits(recipe: Recipe, echo: Echo):
     from edgecv.data import load_dataset, split_dataset
 
-    train_set = load_dataset(recipe.data.train, task=recipe.task)
+    train_set = load_decodable(recipe.data.train, recipe)
     if recipe.data.val is not None:
-        val_set = load_dataset(recipe.data.val, task=recipe.task)
+        val_set = load_decodable(recipe.data.val, recipe)
     else:
         train_set, val_set = split_dataset(train_set, recipe.data.val_split, seed=recipe.seed)
     echo(f"data: {len(train_set)} train / {len(val_set)} val samples, "
@@ -127,15 +125,24 @@ def load_splits(recipe: Recipe, echo: Echo):
     return train_set, val_set
 
 
+def load_decodable(spec: Any, recipe: Recipe):
+    """A recipe dataset with every sample that fails to decode left out and named in its problems."""
+    from edgecv.data import drop_undecodable, load_dataset
+
+    dataset = load_dataset(spec, task=recipe.task)
+    return drop_undecodable(dataset, channels=recipe.model.input_shape[-1])
+
+
 def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
     from edgecv.data import make_pipeline
 
     shape = recipe.model.input_shape
     batch = recipe.data.batch_size
     train_data = make_pipeline(train_set, input_shape=shape, batch_size=batch, training=True,
-                               augment=recipe.data.augment, seed=recipe.seed, cache=recipe.data.cache)
+                               augment=recipe.data.augment, seed=recipe.seed, cache=recipe.data.cache,
+                               resize=recipe.data.resize)
     val_data = make_pipeline(val_set, input_shape=shape, batch_size=batch, training=False,
-                             cache=recipe.data.cache)
+                             cache=recipe.data.cache, resize=recipe.data.resize)
     return task.prepare(train_data, None), task.prepare(val_data, None)
 
 
@@ -152,6 +159,7 @@ def export_formats(recipe: Recipe, model: Any, float_model: Any, task: Any, trai
         "labels": list(class_names),
         "input_shape": list(recipe.model.input_shape),
         "normalization": {"mean": MEAN, "std": STD},
+        "resize": recipe.data.resize,
         "model": recipe.model.arch,
         "edgecv_version": __version__,
         "recipe_hash": recipe.digest(),
@@ -167,7 +175,7 @@ def export_formats(recipe: Recipe, model: Any, float_model: Any, task: Any, trai
         if fmt.needs_calibration:
             representative = representative_dataset(
                 train_set, input_shape=recipe.model.input_shape,
-                samples=recipe.export.calibration_samples, seed=recipe.seed)
+                samples=recipe.export.calibration_samples, seed=recipe.seed, resize=recipe.data.resize)
         echo(f"export: {name} ...")
         try:
             source = model if fmt.integer else float_model

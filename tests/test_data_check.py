@@ -1,6 +1,7 @@
 """A damaged dataset is reported item by item by `edgecv data check` and trained over."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import yaml
 
 import edgecv  # noqa: F401
 from edgecv.cli import main
-from edgecv.data import load_dataset, make_pipeline
+from edgecv.data import drop_undecodable, load_dataset, make_pipeline
 
 
 def _img(value: int, size=(24, 24)) -> np.ndarray:
@@ -76,6 +77,85 @@ def test_training_skips_and_counts_bad_samples(damaged_folder):
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
 
 
+def test_decode_failures_become_named_counted_skips(damaged_folder):
+    ds = load_dataset({"format": "folder", "path": str(damaged_folder)}, task="classification")
+    checked = drop_undecodable(ds, channels=3)
+    assert (len(checked), checked.skipped) == (12, 4)
+    garbage = next(p for p in checked.problems if p.file.endswith("garbage.jpg"))
+    assert garbage.message.startswith("cannot decode: ") and garbage.skipped
+    assert str(damaged_folder / "light" / "garbage.jpg") not in [ds.source.paths[i] for i in checked.indices]
+    # Nothing left for the pipeline's safety net to drop.
+    data = make_pipeline(checked, input_shape=(16, 16, 3), batch_size=4, training=False)
+    assert sum(int(x.shape[0]) for x, _ in data) == 12
+
+
+def test_train_reports_the_decode_skips(damaged_folder, tmp_path):
+    from edgecv.recipe import load_recipe
+    from edgecv.workflow import load_splits
+
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(yaml.safe_dump({
+        "name": "damaged", "task": "classification",
+        "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [16, 16, 3]},
+        "data": {"train": {"format": "folder", "path": str(damaged_folder)}, "val_split": 0.25},
+        "train": {"epochs": 1}}))
+    lines = []
+    train, val = load_splits(load_recipe(recipe_file), lines.append)
+    assert len(train) + len(val) == 12 and train.skipped == 4
+    assert any("garbage.jpg: cannot decode" in line for line in lines)
+
+
+def test_palette_masks_are_read_as_class_ids_with_void(tmp_path, capsys):
+    from PIL import Image
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    cv2.imwrite(str(images / "a.png"), _img(100))
+    ids = np.zeros((24, 24), np.uint8)
+    ids[4:12, 4:12] = 2
+    ids[0, :] = 255                            # VOC-style unlabelled border
+    palette = Image.fromarray(ids, mode="P")
+    palette.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [224, 224, 192] * 253)   # ids 0..2, 255 cream
+    palette.save(masks / "a.png")
+    spec = {"format": "masks", "images": str(images), "masks": str(masks),
+            "classes": ["background", "road", "car"]}
+    assert main(["data", "check", str(_spec_file(tmp_path, spec))]) == 0
+    ds = load_dataset(spec, task="segmentation")
+    _, y = next(iter(make_pipeline(ds, input_shape=(24, 24, 3), batch_size=1, training=False)))
+    np.testing.assert_array_equal(y.numpy()[0], ids)
+
+
+def _coco_spec(tmp_path, images, annotations) -> dict:
+    (tmp_path / "img").mkdir(exist_ok=True)
+    for img in images:
+        cv2.imwrite(str(tmp_path / "img" / img["file_name"]), np.zeros((20, 30, 3), np.uint8))  # 30 wide, 20 high
+    (tmp_path / "instances.json").write_text(json.dumps(
+        {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "cat"}]}))
+    return {"format": "coco", "images": str(tmp_path / "img"), "annotations": str(tmp_path / "instances.json")}
+
+
+def test_coco_segmentation_problems_are_reported(tmp_path, capsys):
+    images = [{"id": i, "file_name": f"{i}.png", "width": 30, "height": 20} for i in range(1, 5)]
+    images[3]["height"] = 40                               # the JSON disagrees with the file
+    square = [[2, 2, 10, 2, 10, 10, 2, 10]]
+    annotations = [
+        {"id": 1, "image_id": 1, "category_id": 1, "segmentation": square},
+        {"id": 2, "image_id": 2, "category_id": 1, "segmentation": [[2, 2, 10, 2]]},
+        {"id": 3, "image_id": 3, "category_id": 1, "segmentation": {"counts": [600], "size": [30, 20]}},
+        {"id": 4, "image_id": 4, "category_id": 1, "segmentation": square},
+    ]
+    spec = _coco_spec(tmp_path, images, annotations)
+    code = main(["data", "check", str(_spec_file(tmp_path, {**spec, "task": "segmentation"}))])
+    out = capsys.readouterr().out
+    img = tmp_path / "img"
+    assert code == 2
+    assert f"{img / '2.png'}: annotation 2: polygon needs x,y pairs of at least 3 points" in out
+    assert f"{img / '3.png'}: annotation 3: RLE size [30, 20] is not the image's [height, width] [20, 30]" in out
+    assert f"{img / '4.png'}: image id 4 is 30x20 but instances.json says 30x40" in out
+    assert len(load_dataset(spec, task="segmentation")) == 1
+
+
 def test_check_reports_detection_problems(tmp_path, capsys):
     root = tmp_path / "yolo"
     (root / "images").mkdir(parents=True)
@@ -115,7 +195,7 @@ def test_check_reports_mask_problems(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 2
     assert f"{masks / 'small.png'}: mask is 24x12 but its image is 24x24" in out
-    assert f"{masks / 'values.png'}: mask values go up to 7 but there are only 2 classes" in out
+    assert f"{masks / 'values.png'}: mask has values [7] beyond the 2 classes (0..1; 255 = unlabelled)" in out
     # The pipeline drops the out-of-range mask instead of feeding it to the loss.
     ds = load_dataset(spec, task="segmentation")
     batches = list(make_pipeline(ds, input_shape=(24, 24, 3), batch_size=8, training=False))

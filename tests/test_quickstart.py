@@ -104,7 +104,10 @@ def qat_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("quickstart_qat") / "run"
     args = ["train", str(REPO / "recipes" / "quickstart.yaml"), "--out", str(run_dir), *TINY_QUICKSTART,
             "--set", "train.epochs=1", "--set", "qat.epochs=1",
-            "--set", "data.test={format: synthetic_shapes, samples: 24, seed: 2}"]
+            "--set", "data.test={format: synthetic_shapes, samples: 24, seed: 2}",
+            # Generated samples are drawn at the model size (letterbox is a no-op on them);
+            # it is set here to check that the mode reaches the files' metadata.
+            "--set", "data.resize=letterbox"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     return run_dir
@@ -119,6 +122,7 @@ def test_after_qat_float32_is_a_float_model_and_int8_uses_the_qat_model(qat_run)
     ops = {row["op"] for row in float32["op_table"]}
     assert not ops & {"QUANTIZE", "DEQUANTIZE"}, ops
     assert read_metadata(qat_run / "export" / "quickstart_int8.tflite")["quantized_from"] == "qat"
+    assert read_metadata(qat_run / "export" / "quickstart_int8.tflite")["resize"] == "letterbox"
     assert (qat_run / "model.keras").is_file() and (qat_run / "model_qat.h5").is_file()
     # data.test, when given, is what the report scores.
     assert len(np.load(qat_run / "eval.npz")["labels"]) == 24
@@ -132,3 +136,4 @@ def test_export_from_a_qat_run_dir_uses_the_qat_model_for_int8(qat_run, tmp_path
                  "--out", str(tmp_path)]) == 0
     assert read_metadata(tmp_path / "quickstart_int8.tflite")["quantized_from"] == "qat"
     assert read_metadata(tmp_path / "quickstart_float32.tflite")["quantized_from"] is None
+    assert read_metadata(tmp_path / "quickstart_float32.tflite")["resize"] == "letterbox"

@@ -75,6 +75,8 @@ MALFORMED = [
     ("set-into-scalar", VALID, ["--set", "name.x=1"], ["--set name.x", "name is a string"]),
     ("bad-input-shape", with_change("model.input_shape", [32, 32, 4]), [],
      ["model.input_shape", "channels"]),
+    ("unknown-resize-mode", with_change("data.resize", "squash"), [],
+     ["data.resize", "squash", "letterbox"]),
 ]
 
 

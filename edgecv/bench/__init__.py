@@ -167,12 +167,12 @@ def failed_entry(fmt: str, error: str, *, status="export failed", path=None) -> 
             "status": status, "error": str(error)}
 
 
-def write_run_eval_set(run_dir, dataset, *, task: str, input_shape, limit=None) -> Path:
+def write_run_eval_set(run_dir, dataset, *, task: str, input_shape, limit=None, resize="stretch") -> Path:
     """Write run_dir/eval.npz from a dataset (edgecv.data.eval_arrays) and return its path."""
     from edgecv.bench.evalset import write_eval_set
     from edgecv.data import eval_arrays
 
-    x, targets = eval_arrays(dataset, input_shape=tuple(input_shape), limit=limit)
+    x, targets = eval_arrays(dataset, input_shape=tuple(input_shape), limit=limit, resize=resize)
     return write_eval_set(Path(run_dir) / "eval.npz", x_uint8=x, task=task, targets=targets,
                           class_names=list(dataset.class_names))
 
@@ -192,7 +192,8 @@ def bench_run(*, recipe, model, dataset, exports, run_dir, task=None, echo=print
     run_dir = Path(run_dir)
     spec = recipe.bench
     eval_path = write_run_eval_set(run_dir, dataset, task=recipe.task,
-                                   input_shape=recipe.model.input_shape, limit=spec.samples)
+                                   input_shape=recipe.model.input_shape, limit=spec.samples,
+                                   resize=recipe.data.resize)
     evalset = read_eval_set(eval_path)
     echo(f"bench: float Keras reference on {len(evalset)} samples ...")
     task = task or recipe.task

@@ -28,7 +28,8 @@ def _load_run_recipe(run_dir: Path):
     return load_recipe(path)
 
 
-def _eval_from_spec(spec_path: Path, out_path: Path, *, task: str | None, input_shape) -> Path:
+def _eval_from_spec(spec_path: Path, out_path: Path, *, task: str | None, input_shape,
+                    resize: str = "stretch") -> Path:
     """A dataset spec YAML (`{format: folder, path: ...}`) -> an eval npz at out_path."""
     import yaml
 
@@ -45,18 +46,19 @@ def _eval_from_spec(spec_path: Path, out_path: Path, *, task: str | None, input_
     if not isinstance(spec, dict) or "format" not in spec:
         raise BenchError(f"--data {spec_path}: expected a dataset spec mapping with a 'format' key")
     dataset = load_dataset(spec, task=task, base_dir=spec_path.parent)
-    x, targets = eval_arrays(dataset, input_shape=tuple(input_shape))
+    x, targets = eval_arrays(dataset, input_shape=tuple(input_shape), resize=resize)
     return write_eval_set(out_path, x_uint8=x, task=task, targets=targets,
                           class_names=list(dataset.class_names))
 
 
-def _model_facts(tflite: Path) -> tuple[str | None, list[int]]:
-    """(task from edgecv metadata or None, input [H, W, C]) for building an eval set."""
-    task = None
+def _model_facts(tflite: Path) -> tuple[str | None, list[int], str]:
+    """(task from edgecv metadata or None, input [H, W, C], resize mode) for building an eval set."""
+    task, resize = None, "stretch"
     try:
         from edgecv.export.metadata import read_metadata
         meta = read_metadata(tflite) or {}
         task = meta.get("task")
+        resize = meta.get("resize") or resize
     except ImportError:
         pass
     from edgecv.bench.runner import RunnerError, make_interpreter
@@ -64,7 +66,7 @@ def _model_facts(tflite: Path) -> tuple[str | None, list[int]]:
         detail = make_interpreter(tflite, delegate="none").get_input_details()[0]
     except RunnerError as exc:
         raise BenchError(str(exc)) from None
-    return task, [int(s) for s in detail["shape"][1:]]
+    return task, [int(s) for s in detail["shape"][1:]], resize
 
 
 def resolve_eval(data: Path | None, work_dir: Path, *, tflite: Path, task: str | None) -> Path | None:
@@ -76,8 +78,9 @@ def resolve_eval(data: Path | None, work_dir: Path, *, tflite: Path, task: str |
     if data.suffix == ".npz":
         return data
     if data.suffix in (".yaml", ".yml"):
-        meta_task, shape = _model_facts(tflite)
-        return _eval_from_spec(data, work_dir / "eval.npz", task=task or meta_task, input_shape=shape)
+        meta_task, shape, resize = _model_facts(tflite)
+        return _eval_from_spec(data, work_dir / "eval.npz", task=task or meta_task, input_shape=shape,
+                               resize=resize)
     raise BenchError(f"--data {data}: expected an eval .npz or a dataset spec .yaml")
 
 
@@ -110,7 +113,8 @@ def bench_run_dir(run_dir, *, runs=None, warmup=None, min_seconds=0.0, threads=N
         echo(f"bench: writing {run_dir / 'eval.npz'} from the recipe's validation data")
         _, val_set = load_splits(recipe, echo)
         eval_path = write_run_eval_set(run_dir, val_set, task=recipe.task,
-                                       input_shape=recipe.model.input_shape, limit=spec.samples)
+                                       input_shape=recipe.model.input_shape, limit=spec.samples,
+                                       resize=recipe.data.resize)
     if eval_path is None:
         echo(f"bench: {run_dir} has no eval.npz or recipe.yaml: latency only")
 

@@ -49,25 +49,35 @@ def _validated(values: dict, where: str) -> dict:
         raise RecipeError(f"{where}.{key}: {error['msg']} (got {error.get('input')!r})") from None
 
 
+# `resize` is "stretch" or "letterbox" (recipe `data.resize`); training, calibration and
+# evaluation must use the same one.
 def make_pipeline(ds: Dataset, *, input_shape, batch_size: int, training: bool,
-                  augment: Any = None, seed: int = 0, cache: bool = False):
+                  augment: Any = None, seed: int = 0, cache: bool = False, resize: str = "stretch"):
     from edgecv.data.pipeline import make_pipeline as _make
 
     return _make(ds, input_shape=input_shape, batch_size=batch_size, training=training,
-                 augment=augment, seed=seed, cache=cache)
+                 augment=augment, seed=seed, cache=cache, resize=resize)
 
 
-def representative_dataset(ds: Dataset, *, input_shape, samples: int, seed: int = 0):
+def representative_dataset(ds: Dataset, *, input_shape, samples: int, seed: int = 0,
+                           resize: str = "stretch"):
     from edgecv.data.pipeline import representative_dataset as _rep
 
-    return _rep(ds, input_shape=input_shape, samples=samples, seed=seed)
+    return _rep(ds, input_shape=input_shape, samples=samples, seed=seed, resize=resize)
 
 
-def eval_arrays(ds: Dataset, *, input_shape, limit: Optional[int] = None):
+def eval_arrays(ds: Dataset, *, input_shape, limit: Optional[int] = None, resize: str = "stretch"):
     from edgecv.data.pipeline import eval_arrays as _eval
 
-    return _eval(ds, input_shape=input_shape, limit=limit)
+    return _eval(ds, input_shape=input_shape, limit=limit, resize=resize)
+
+
+def drop_undecodable(ds: Dataset, *, channels: int) -> Dataset:
+    """Decode every file sample once; failures become named, counted skips (ds.problems)."""
+    from edgecv.data.pipeline import drop_undecodable as _drop
+
+    return _drop(ds, channels=channels)
 
 
 __all__ = ["Dataset", "Problem", "FORMATS", "check_spec", "load_dataset", "split_dataset",
-           "make_pipeline", "representative_dataset", "eval_arrays"]
+           "make_pipeline", "representative_dataset", "eval_arrays", "drop_undecodable"]

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
-from edgecv.data.dataset import ArraySource, Dataset, FileSource, Problem
+from edgecv.data.dataset import VOID, ArraySource, Dataset, FileSource, Problem
+from edgecv.data.images import read_index_mask
+from edgecv.errors import DataError
 
 
 @dataclass
@@ -47,20 +50,20 @@ class CheckReport:
         return out
 
 
-def _read_mask(path: str):
-    """-> (index array or None, problem or None). Pillow keeps palette PNG indices as indices."""
-    from PIL import Image
-
+def _mask_problem(path: str, image_hw: tuple[int, int], num_classes: int) -> Optional[str]:
+    """What is wrong with one index mask, or None."""
     try:
-        with Image.open(path) as image:
-            if image.mode not in ("L", "P", "I", "I;16"):
-                return None, f"mask must be a single-channel index PNG, got mode {image.mode}"
-            if image.mode == "P":
-                return None, ("palette PNG mask: the pipeline reads grey values, not palette indices; "
-                              "save it as 8-bit greyscale")
-            return np.asarray(image), None
-    except Exception as exc:  # any decode failure is the finding itself
-        return None, f"cannot decode mask: {exc}"
+        mask = read_index_mask(path)
+    except DataError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    values = np.unique(mask)
+    unknown = values[(values >= num_classes) & (values != VOID)]
+    if len(unknown):
+        return (f"mask has values {unknown.tolist()[:5]} beyond the {num_classes} classes "
+                f"(0..{num_classes - 1}; {VOID} = unlabelled)")
+    if mask.shape[:2] != image_hw:
+        return f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {image_hw[1]}x{image_hw[0]}"
+    return None
 
 
 def check_dataset(ds: Dataset, where: str = "dataset") -> CheckReport:
@@ -87,12 +90,7 @@ def check_dataset(ds: Dataset, where: str = "dataset") -> CheckReport:
         report.sizes[(image.shape[1], image.shape[0])] += 1
         if src.mask_paths is not None:
             mask_path = src.mask_paths[position]
-            mask, problem = _read_mask(mask_path)
-            if problem is None and int(mask.max(initial=0)) >= len(ds.class_names):
-                problem = (f"mask values go up to {int(mask.max())} but there are only {len(ds.class_names)} "
-                           f"classes (0..{len(ds.class_names) - 1})")
-            if problem is None and mask.shape[:2] != image.shape[:2]:
-                problem = f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {image.shape[1]}x{image.shape[0]}"
+            problem = _mask_problem(mask_path, image.shape[:2], len(ds.class_names))
             if problem:
                 report.problems.append(Problem(mask_path, problem))
                 report.decode_failures += 1

@@ -9,7 +9,9 @@ Targets per task:
 - detection: `boxes` float32 [N, M, 4] normalised x1,y1,x2,y2 and `classes`
   int32 [N, M], padded with -1 (M = the most objects any image holds)
 - segmentation: one index mask per image (PNG path, or a function that renders it);
-  mask value v means class_names[v], 0 = class_names[0] = background.
+  mask value v means class_names[v], 0 = class_names[0] = background, and
+  VOID (255, the VOC convention) marks pixels without a label: borders, letterbox
+  padding. Loss and metrics ignore them.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from edgecv.errors import DataError
+
+VOID = 255      # mask value of unlabelled pixels (see the module docstring)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,34 @@ def image_header(path: str | os.PathLike) -> Optional[tuple[int, int, str]]:
         return None
 
 
+# Index masks Pillow reads as class ids: greyscale, palette (VOC-style; the palette is only
+# for viewing, the pixel values are the ids) and 1-bit.
+MASK_MODES = ("L", "P", "1")
+
+
+def read_index_mask(path: str | os.PathLike):
+    """uint8 [H, W] class ids from an index-mask PNG; DataError saying why when it is not one.
+
+    Pillow, not tf.io.decode_png: TensorFlow expands palette PNGs to colours, which loses
+    the class ids of VOC-style masks.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from edgecv.errors import DataError
+
+    try:
+        with Image.open(path) as image:
+            if image.mode not in MASK_MODES:
+                raise DataError(f"{path}: mask must be a single-channel index PNG "
+                                f"(Pillow mode {', '.join(MASK_MODES)}), got mode {image.mode}")
+            return np.asarray(image, dtype=np.uint8)
+    except DataError:
+        raise
+    except Exception as exc:  # any decode failure is the finding itself
+        raise DataError(f"{path}: cannot decode mask: {exc}") from None
+
+
 def list_images(root: Path) -> list[Path]:
     """Image files under root (recursive, sorted, hidden files skipped)."""
     return sorted(p for p in root.rglob("*")

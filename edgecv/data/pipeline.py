@@ -13,13 +13,15 @@ see the same pixels.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from edgecv.data import normalize as norm
-from edgecv.data.dataset import ArraySource, Dataset, FileSource, GeneratedSource
+from edgecv.data.images import read_index_mask
+from edgecv.data.dataset import VOID, ArraySource, Dataset, FileSource, GeneratedSource, Problem
 from edgecv.errors import DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -38,10 +40,12 @@ def _decode_files(src: FileSource, task: str, positions: tf.data.Dataset, channe
     labels = None if src.labels is None else tf.constant(src.labels, tf.int32)
     boxes = None if src.boxes is None else tf.constant(src.boxes, tf.float32)
     classes = None if src.classes is None else tf.constant(src.classes, tf.int32)
-    mask_paths = None if src.mask_paths is None else tf.constant(src.mask_paths)
 
-    def rendered_mask(i):
-        return np.asarray(src.mask_fn(int(i)), dtype=np.uint8)
+    def mask_array(i):
+        i = int(i)
+        if src.mask_fn is not None:
+            return np.asarray(src.mask_fn(i), dtype=np.uint8)
+        return read_index_mask(src.mask_paths[i])
 
     def load(i):
         image = tf.io.decode_image(tf.io.read_file(paths[i]), channels=channels,
@@ -50,18 +54,14 @@ def _decode_files(src: FileSource, task: str, positions: tf.data.Dataset, channe
             return image, labels[i]
         if task == "detection":
             return image, (boxes[i], classes[i])
-        if mask_paths is not None:
-            mask = tf.io.decode_png(tf.io.read_file(mask_paths[i]), channels=1)[..., 0]
-        else:
-            mask = tf.numpy_function(rendered_mask, [i], tf.uint8, stateful=False)
-            mask.set_shape([None, None])
-        # A mask of another size than its image is a bad sample: the error drops it.
-        # A mask of another size than its image, or with values past the last class, is a
-        # bad sample: the failed check drops it (ignore_errors) instead of breaking the loss.
+        mask = tf.numpy_function(mask_array, [i], tf.uint8, stateful=False)
+        mask.set_shape([None, None])
+        # A mask of another size than its image, or with values past the last class (other
+        # than VOID), is a bad sample: the failed check drops it instead of breaking the loss.
+        known = tf.logical_or(tf.cast(mask, tf.int32) < num_classes, mask == VOID)
         with tf.control_dependencies([
             tf.debugging.assert_equal(tf.shape(mask), tf.shape(image)[:2], message="mask size differs from image"),
-            tf.debugging.assert_less(tf.cast(tf.reduce_max(mask), tf.int32), num_classes,
-                                     message="mask value beyond the class count"),
+            tf.debugging.assert_equal(tf.reduce_all(known), True, message="mask value beyond the class count"),
         ]):
             mask = tf.identity(mask)
         return image, mask
@@ -117,26 +117,74 @@ def _decode_generated(src: GeneratedSource, task: str, positions: tf.data.Datase
     return positions.batch(GENERATE_CHUNK).map(load, num_parallel_calls=AUTOTUNE).unbatch()
 
 
-def _resize(task: str, size: tuple[int, int]) -> Callable:
-    """Stretch to the model size. Normalised boxes are unchanged by a stretch; masks use nearest."""
+RESIZE_MODES = ("stretch", "letterbox")
+LETTERBOX_FILL = 128        # grey, ~0 after normalisation: the padding adds no edges or colours
 
-    def resize(image, target):
-        if image.shape[0] != size[0] or image.shape[1] != size[1]:
-            image = tf.image.resize(image, size, method="bilinear", antialias=True)
-            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-        image.set_shape([size[0], size[1], image.shape[-1]])
+
+def _check_resize(mode: str) -> str:
+    if mode not in RESIZE_MODES:
+        raise DataError(f"resize: expected one of {', '.join(RESIZE_MODES)}, got {mode!r}")
+    return mode
+
+
+def _resize(task: str, size: tuple[int, int], mode: str = "stretch") -> Callable:
+    """Bring each sample to the model size.
+
+    stretch: scale each axis on its own (normalised boxes are unchanged).
+    letterbox: scale by one factor so the whole image fits, centre it, pad with grey;
+    boxes are mapped into the padded frame and masks padded with VOID (ignored by
+    the loss and mIoU), so only real pixels are trained on and scored.
+    """
+    out_h, out_w = size
+
+    def fit(image, target):
+        in_hw = tf.cast(tf.shape(image)[:2], tf.float32)
+        scale = tf.minimum(out_h / in_hw[0], out_w / in_hw[1])
+        new_hw = tf.maximum(tf.cast(tf.round(in_hw * scale), tf.int32), 1)
+        top = (out_h - new_hw[0]) // 2
+        left = (out_w - new_hw[1]) // 2
+        pad = [[top, out_h - new_hw[0] - top], [left, out_w - new_hw[1] - left]]
+        image = _resample(image, new_hw)
+        image = tf.pad(image, pad + [[0, 0]], constant_values=LETTERBOX_FILL)
+        if task == "segmentation":
+            target = tf.image.resize(target[..., None], new_hw, method="nearest")[..., 0]
+            target = tf.pad(target, pad, constant_values=VOID)
+        elif task == "detection":
+            boxes, classes = target
+            frame = tf.cast(tf.stack([out_w, out_h, out_w, out_h]), tf.float32)
+            shown = tf.cast(tf.stack([new_hw[1], new_hw[0], new_hw[1], new_hw[0]]), tf.float32)
+            offset = tf.cast(tf.stack([left, top, left, top]), tf.float32)
+            boxes = tf.where(classes[:, None] >= 0, (boxes * shown + offset) / frame, boxes)
+            target = (boxes, classes)
+        return image, target
+
+    def stretch(image, target):
+        if image.shape[0] != out_h or image.shape[1] != out_w:
+            image = _resample(image, (out_h, out_w))
         if task == "segmentation":
             target = tf.image.resize(target[..., None], size, method="nearest")[..., 0]
+        return image, target
+
+    def resize(image, target):
+        image, target = (fit if mode == "letterbox" else stretch)(image, target)
+        image = tf.ensure_shape(image, [out_h, out_w, image.shape[-1]])
+        if task == "segmentation":
             target = tf.ensure_shape(target, size)
         return image, target
 
     return resize
 
 
+def _resample(image, hw):
+    image = tf.image.resize(image, hw, method="bilinear", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+
 def _fixed_size(ds: Dataset, input_shape, *, shuffle_seed: Optional[int] = None,
-                cache: bool = False) -> tf.data.Dataset:
+                cache: bool = False, resize: str = "stretch") -> tf.data.Dataset:
     """(uint8 image at the model size, target) per sample; bad files dropped."""
     h, w, c = _shape3(input_shape)
+    _check_resize(resize)
     if len(ds) == 0:
         raise DataError(f"{ds.name}: no usable samples ({ds.skipped} skipped)")
     positions = tf.data.Dataset.from_tensor_slices(ds.indices.astype(np.int64))
@@ -152,7 +200,7 @@ def _fixed_size(ds: Dataset, input_shape, *, shuffle_seed: Optional[int] = None,
         elements = _decode_generated(src, ds.task, positions, (h, w), c)
     else:  # pragma: no cover - a new reader must add its source here
         raise DataError(f"{ds.name}: unknown source type {type(src).__name__}")
-    elements = elements.map(_resize(ds.task, (h, w)), num_parallel_calls=AUTOTUNE)
+    elements = elements.map(_resize(ds.task, (h, w), resize), num_parallel_calls=AUTOTUNE)
     # Safety net for files that pass the indexing probe but fail to decode.
     elements = elements.ignore_errors(log_warning=True)
     if cache:
@@ -176,11 +224,13 @@ def _to_model_inputs(task: str) -> Callable:
 
 
 def make_pipeline(ds: Dataset, *, input_shape, batch_size: int, training: bool,
-                  augment: Any = None, seed: int = 0, cache: bool = False) -> tf.data.Dataset:
+                  augment: Any = None, seed: int = 0, cache: bool = False,
+                  resize: str = "stretch") -> tf.data.Dataset:
     """Batches of (x float32 [B,H,W,C] in [-1,1], y) per docs/ARCHITECTURE.md; one pass = one epoch."""
     if batch_size <= 0:
         raise DataError(f"batch_size: must be > 0, got {batch_size}")
-    elements = _fixed_size(ds, input_shape, shuffle_seed=seed if training else None, cache=cache)
+    elements = _fixed_size(ds, input_shape, shuffle_seed=seed if training else None, cache=cache,
+                           resize=resize)
     batches = elements.batch(batch_size)
     if training and augment is not None:
         from edgecv.data.augment import augmenter
@@ -196,12 +246,13 @@ def make_pipeline(ds: Dataset, *, input_shape, batch_size: int, training: bool,
     return batches.prefetch(AUTOTUNE)
 
 
-def inference_samples(ds: Dataset, input_shape) -> tf.data.Dataset:
+def inference_samples(ds: Dataset, input_shape, resize: str = "stretch") -> tf.data.Dataset:
     """(uint8 image [H,W,C], target) with exactly the inference preprocessing, in dataset order."""
-    return _fixed_size(ds, input_shape)
+    return _fixed_size(ds, input_shape, resize=resize)
 
 
-def representative_dataset(ds: Dataset, *, input_shape, samples: int, seed: int = 0) -> Callable:
+def representative_dataset(ds: Dataset, *, input_shape, samples: int, seed: int = 0,
+                           resize: str = "stretch") -> Callable:
     """A callable for TFLiteConverter.representative_dataset: yields [x float32 (1,H,W,C)]."""
     if samples <= 0:
         raise DataError(f"calibration_samples: must be > 0, got {samples}")
@@ -210,19 +261,19 @@ def representative_dataset(ds: Dataset, *, input_shape, samples: int, seed: int 
     subset = ds.subset(chosen)
 
     def generate():
-        for image, _ in inference_samples(subset, input_shape).as_numpy_iterator():
+        for image, _ in inference_samples(subset, input_shape, resize).as_numpy_iterator():
             yield [norm.normalize(image)[None]]
 
     return generate
 
 
-def eval_arrays(ds: Dataset, *, input_shape, limit: Optional[int] = None):
+def eval_arrays(ds: Dataset, *, input_shape, limit: Optional[int] = None, resize: str = "stretch"):
     """(x uint8 [N,H,W,C], targets) in dataset order; see docs/ARCHITECTURE.md for targets."""
     if limit is not None and limit < len(ds):
         ds = ds.subset(np.arange(limit))
     h, w, c = _shape3(input_shape)
     images, targets = [], []
-    for image, target in inference_samples(ds, input_shape).as_numpy_iterator():
+    for image, target in inference_samples(ds, input_shape, resize).as_numpy_iterator():
         images.append(image)
         if ds.task == "detection":
             boxes, classes = target
@@ -236,3 +287,41 @@ def eval_arrays(ds: Dataset, *, input_shape, limit: Optional[int] = None):
     if ds.task == "segmentation":
         return x, (np.stack(targets).astype(np.uint8) if targets else np.zeros((0, h, w), np.uint8))
     return x, targets
+
+
+def drop_undecodable(ds: Dataset, *, channels: int) -> Dataset:
+    """`ds` without the samples TensorFlow cannot decode, each added to `ds.problems`.
+
+    The indexing probe reads only file heads and tails; a JPEG damaged in the middle,
+    or a mask with a bad value, shows only when decoded. Decoding everything once up
+    front (in parallel, like Ultralytics' label scan) turns those into named, counted
+    skips instead of silent drops in every epoch.
+    """
+    src = ds.source
+    if not isinstance(src, FileSource) or len(ds) == 0:
+        return ds   # arrays and generated samples cannot fail to decode
+    positions = tf.data.Dataset.from_tensor_slices(ds.indices.astype(np.int64))
+    # The same decode (and mask checks) training runs, tagged with the sample's position.
+    tagged = tf.data.Dataset.zip((positions, _decode_files(src, ds.task, positions, channels,
+                                                           len(ds.class_names))))
+    decoded = tagged.map(lambda i, sample: i, num_parallel_calls=AUTOTUNE).ignore_errors()
+    good = set(int(i) for i in decoded.as_numpy_iterator())
+    bad = [int(i) for i in ds.indices if int(i) not in good]
+    if not bad:
+        return ds
+    problems = list(ds.problems) + [Problem(src.paths[i], _decode_error(src, ds, i, channels))
+                                    for i in bad]
+    keep = np.array([int(i) in good for i in ds.indices])
+    return replace(ds, indices=ds.indices[keep], problems=problems)
+
+
+def _decode_error(src: FileSource, ds: Dataset, position: int, channels: int) -> str:
+    """The first line of the error decoding this one sample raises (run eagerly: few samples)."""
+    one = tf.data.Dataset.from_tensors(tf.constant(position, tf.int64))
+    try:
+        for _ in _decode_files(src, ds.task, one, channels, len(ds.class_names)):
+            pass
+    except (tf.errors.OpError, DataError) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        return "cannot decode: " + message.strip().splitlines()[0][:200]
+    return "cannot decode"   # pragma: no cover - failed in the batch pass only

@@ -132,7 +132,7 @@ def _calibration(recipe, samples: int):
         return None, list(train.class_names)
     click.echo(f"export: calibrating on {min(samples, len(train))} training images")
     rep = representative_dataset(train, input_shape=recipe.model.input_shape, samples=samples,
-                                 seed=recipe.seed)
+                                 seed=recipe.seed, resize=recipe.data.resize)
     return rep, list(train.class_names)
 
 
@@ -153,7 +153,7 @@ def _metadata(recipe, labels, model) -> dict:
         return build_metadata(task="unknown", input_shape=list(model.input_shape[1:]))
     return build_metadata(task=recipe.task, labels=labels, recipe=None,
                           input_shape=list(recipe.model.input_shape), model=recipe.model.arch,
-                          recipe_hash=recipe.digest())
+                          recipe_hash=recipe.digest(), resize=recipe.data.resize)
 
 
 def _size(n: int) -> str:

@@ -41,6 +41,7 @@ class DetectionTask:
     model_kwargs: dict = field(default_factory=dict)
     grids: Optional[tuple[tuple[int, int], ...]] = None   # (GH, GW) per model output, model order
     anchor_fit: Optional[float] = None                # mean best IoU of the training boxes (auto anchors)
+    resize: str = "stretch"                           # recipe data.resize: how boxes reach input pixels
     name: str = "detection"
     monitor: str = "val_loss"
     mode: str = "min"
@@ -125,7 +126,7 @@ class DetectionTask:
             return self
         heads = len(self._grids(model))
         k = self.spec.anchors_per_scale * heads
-        wh = training_box_sizes(train_set, self._input_shape())
+        wh = training_box_sizes(train_set, self._input_shape(), resize=self.resize)
         try:
             anchors = kmeans_anchors(wh, k, seed=0)
         except ValueError as exc:
@@ -230,7 +231,7 @@ def make_task(source: Any = None) -> DetectionTask:
             raise RecipeError(f"detection.anchors: widths and heights must be > 0, got {anchors.tolist()}")
         groups = _as_groups(group_anchors(anchors, len(anchors) // spec.anchors_per_scale))
     return DetectionTask(spec=spec, input_shape=tuple(model.input_shape), anchor_groups=groups,
-                         arch=model.arch, model_kwargs=kwargs)
+                         arch=model.arch, model_kwargs=kwargs, resize=source.data.resize)
 
 
 def _task_from_metadata(meta: Mapping) -> DetectionTask:
@@ -274,31 +275,49 @@ def _model_grids(model: Any) -> tuple[tuple[int, int], ...]:
     return tuple(grids)
 
 
-def training_box_sizes(dataset: Any, input_shape: Sequence[int], limit: int = ANCHOR_SAMPLES) -> np.ndarray:
+def training_box_sizes(dataset: Any, input_shape: Sequence[int], limit: int = ANCHOR_SAMPLES,
+                       resize: str = "stretch") -> np.ndarray:
     """(w, h) in input pixels of the boxes of (up to `limit` images of) a detection dataset.
 
-    Indexed annotations are read directly; generated data is drawn through
-    edgecv.data.eval_arrays (the pipeline stretches images, so normalised boxes
-    scale by the input size).
+    Indexed annotations are read directly (stretch: normalised sizes times the input
+    size; letterbox: times each image's size, from its header, times its fit scale);
+    generated data is drawn through edgecv.data.eval_arrays.
     """
     source = getattr(dataset, "source", None)
     boxes = getattr(source, "boxes", None)
     classes = getattr(source, "classes", None)
+    in_wh = np.array([input_shape[1], input_shape[0]], dtype=np.float64)
     if boxes is not None and classes is not None:
         indices = np.asarray(dataset.indices)
         if len(indices) > limit:
             indices = np.sort(np.random.default_rng(0).choice(indices, limit, replace=False))
-        boxes, classes = np.asarray(boxes)[indices], np.asarray(classes)[indices]
-        flat = boxes[classes >= 0].reshape(-1, 4)
+        parts = []
+        for i in indices:
+            image_boxes = np.asarray(boxes[i], np.float64)[np.asarray(classes[i]) >= 0]
+            parts.append((image_boxes[:, 2:] - image_boxes[:, :2]) * _box_scale(source.paths[i], in_wh, resize))
+        wh = np.concatenate(parts) if parts else np.zeros((0, 2))
     else:
         from edgecv.data import eval_arrays
 
-        _, targets = eval_arrays(dataset, input_shape=tuple(input_shape), limit=limit)
+        _, targets = eval_arrays(dataset, input_shape=tuple(input_shape), limit=limit, resize=resize)
         parts = [np.asarray(b, np.float64).reshape(-1, 4)[np.asarray(c).reshape(-1) >= 0] for b, c in targets]
         flat = np.concatenate(parts) if parts else np.zeros((0, 4))
-    wh = (flat[:, 2:] - flat[:, :2]) * np.array([input_shape[1], input_shape[0]], dtype=np.float64)
+        wh = (flat[:, 2:] - flat[:, :2]) * in_wh
     wh = wh[(wh[:, 0] > 0) & (wh[:, 1] > 0)]
     if not len(wh):
         raise DataError(f"{getattr(dataset, 'name', 'dataset')}: no boxes to compute anchors from")
     return wh
+
+
+def _box_scale(image_path: str, in_wh: np.ndarray, resize: str) -> np.ndarray:
+    """Input pixels per unit of normalised box size for one image."""
+    if resize != "letterbox":
+        return in_wh
+    from edgecv.data.images import image_header
+
+    header = image_header(image_path)
+    if header is None:      # unreadable: the decode check drops it from training anyway
+        return in_wh
+    image_wh = np.array(header[:2], dtype=np.float64)
+    return image_wh * float(np.min(in_wh / image_wh))
 

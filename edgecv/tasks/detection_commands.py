@@ -57,6 +57,7 @@ def anchors_command(spec_file: Path, k: Optional[int], input_size: Optional[str]
             raise RecipeError(f"{spec_file}: task is {recipe.task!r}; anchors are for detection recipes")
         dataset = load_dataset(recipe.data.train, task="detection", where="data.train")
         size = size or tuple(recipe.model.input_shape[:2])
+        resize = recipe.data.resize
         if k is None:
             from edgecv.tasks.detection import make_task
 
@@ -66,9 +67,10 @@ def anchors_command(spec_file: Path, k: Optional[int], input_size: Optional[str]
         spec = {key: value for key, value in raw.items() if key != "task"}
         dataset = load_dataset(spec, task="detection", base_dir=spec_file.resolve().parent,
                                where=str(spec_file))
+        resize = "stretch"
     size = size or DEFAULT_INPUT
     k = k or DEFAULT_K
-    wh = training_box_sizes(dataset, (size[0], size[1], 3), limit=limit)
+    wh = training_box_sizes(dataset, (size[0], size[1], 3), limit=limit, resize=resize)
     try:
         anchors = kmeans_anchors(wh, k, seed=seed)
     except ValueError as exc:

@@ -114,7 +114,8 @@ def _read_auto_class_weights(recipe: Any, samples: int) -> np.ndarray:
 
     dataset = load_dataset(recipe.data.train, task="segmentation")
     num_classes = recipe.model.num_classes or len(dataset.class_names)
-    _, masks = eval_arrays(dataset, input_shape=recipe.model.input_shape, limit=samples)
+    _, masks = eval_arrays(dataset, input_shape=recipe.model.input_shape, limit=samples,
+                           resize=recipe.data.resize)
     try:
         return inverse_frequency_weights(masks, num_classes)
     except ValueError:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
-from edgecv.data.images import probe_image
+from edgecv.data.images import image_header, probe_image
 from edgecv.data.readers import class_index, fixed_classes, note, require_dir, require_file, skip
 from edgecv.data.readers.boxes import box_problem, normalised, pad
 from edgecv.errors import DataError
@@ -55,6 +55,32 @@ class MaskRenderer:
         return mask
 
 
+def segmentation_problem(segmentation, width: int, height: int) -> str | None:
+    """What keeps a COCO `segmentation` from rendering into this image's mask, or None."""
+    if not segmentation:
+        return "no segmentation"
+    if isinstance(segmentation, list):
+        for polygon in segmentation:
+            if not isinstance(polygon, list) or len(polygon) < 6 or len(polygon) % 2:
+                return "polygon needs x,y pairs of at least 3 points"
+            try:
+                xy = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+            except (TypeError, ValueError):
+                return "polygon coordinates must be numbers"
+            # COCO polygons touch the border at x = width; a point well past it is an error.
+            if (xy < -1).any() or (xy[:, 0] > width + 1).any() or (xy[:, 1] > height + 1).any():
+                return f"polygon point outside the {width}x{height} image"
+        return None
+    if isinstance(segmentation, dict):
+        size = segmentation.get("size")
+        if "counts" not in segmentation or not isinstance(size, list) or len(size) != 2:
+            return "RLE needs 'counts' and 'size'"
+        if [int(v) for v in size] != [height, width]:
+            return f"RLE size {size} is not the image's [height, width] [{height}, {width}]"
+        return None
+    return "segmentation must be polygons or RLE"
+
+
 def read_coco(spec: dict, task: str) -> Dataset:
     image_dir = require_dir(spec["images"], "COCO image folder")
     ann_path = require_file(spec["annotations"], "COCO annotation file")
@@ -84,7 +110,14 @@ def read_coco(spec: dict, task: str) -> Dataset:
         if problem:
             skip(problems, path, problem)
             continue
-        width, height = float(img.get("width", 0)), float(img.get("height", 0))
+        width, height = float(img.get("width") or 0), float(img.get("height") or 0)
+        # Boxes are normalised by, and masks rendered at, the JSON's size: it must be the file's.
+        header = image_header(path)
+        if header is None or header[:2] != (int(width), int(height)):
+            found = "unreadable header" if header is None else f"{header[0]}x{header[1]}"
+            skip(problems, path, f"image id {img['id']} is {found} but {ann_path.name} says "
+                                 f"{img.get('width')}x{img.get('height')}")
+            continue
         objs, seg, problem = [], [], None
         for ann in by_image.get(img["id"], []):
             cat = ann.get("category_id")
@@ -108,8 +141,9 @@ def read_coco(spec: dict, task: str) -> Dataset:
                 objs.append((normalised(x, y, x + w, y + h, width, height), cat_to_class[cat]))
             else:
                 segmentation = ann.get("segmentation")
-                if not segmentation:
-                    problem = f"annotation {ann.get('id')}: no segmentation"
+                problem = segmentation_problem(segmentation, int(width), int(height))
+                if problem:
+                    problem = f"annotation {ann.get('id')}: {problem}"
                     break
                 seg.append((cat_to_class[cat], segmentation))
         if problem:

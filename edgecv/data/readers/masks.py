@@ -1,6 +1,7 @@
 """`masks`: images (`images:`) + PNG index masks (`masks:`) with the same relative stem.
 
-Mask value v is class v; 0 is background. Class names come from `classes:`
+Mask value v is class v; 0 is background, 255 unlabelled (VOID, ignored). Greyscale
+and palette (VOC-style) PNGs both work: the pixel values are the class ids. Class names come from `classes:`
 (which then starts with the background's name) or a classes.txt beside the
 masks folder. Sizes are compared from the file headers while indexing; mask
 values are checked per sample in the pipeline and by `edgecv data check`.
@@ -10,11 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
-from edgecv.data.images import image_header, list_images, probe_image
+from edgecv.data.images import MASK_MODES, image_header, list_images, probe_image
 from edgecv.data.readers import fixed_classes, note, read_class_file, require_dir, skip
 from edgecv.errors import DataError
-
-MASK_MODES = ("L",)   # 8-bit greyscale: what tf.io.decode_png(channels=1) reads as indices
 
 
 def mask_classes(spec: dict) -> list[str]:
@@ -58,8 +57,8 @@ def read_masks(spec: dict, task: str) -> Dataset:
             continue
         image_wh, mask_wh = image_head[:2], mask_head[:2]
         if mask_head[2] not in MASK_MODES:
-            # tf.io.decode_png expands palettes to colours: the class indices would be lost.
-            skip(problems, mask, f"mask must be an 8-bit single-channel index PNG, got Pillow mode {mask_head[2]}")
+            skip(problems, mask, f"mask must be a single-channel index PNG (Pillow mode "
+                                 f"{', '.join(MASK_MODES)}), got mode {mask_head[2]}")
             continue
         if image_wh != mask_wh:
             skip(problems, mask, f"mask is {mask_wh[0]}x{mask_wh[1]} but its image is {image_wh[0]}x{image_wh[1]}")
