@@ -16,6 +16,7 @@ from edgecv.recipe import Recipe, dump_recipe
 
 Echo = Callable[[str], None]
 EXAMPLE_IMAGES = 8      # predictions drawn next to the truth, for a person to look at
+SHOWN_PROBLEMS = 10     # bad samples named at the start of a run; `edgecv data check` names all
 
 
 @dataclass
@@ -120,8 +121,11 @@ def load_splits(recipe: Recipe, echo: Echo):
         train_set, val_set = split_dataset(train_set, recipe.data.val_split, seed=recipe.seed)
     echo(f"data: {len(train_set)} train / {len(val_set)} val samples, "
          f"{len(train_set.class_names)} classes")
-    for problem in list(getattr(train_set, "problems", []))[:5]:
+    problems = list(getattr(train_set, "problems", []))
+    for problem in problems[:SHOWN_PROBLEMS]:
         echo(f"data: {problem}")
+    if len(problems) > SHOWN_PROBLEMS:
+        echo(f"data: ... and {len(problems) - SHOWN_PROBLEMS} more; `edgecv data check` lists them all")
     return train_set, val_set
 
 

@@ -82,7 +82,7 @@ def test_decode_failures_become_named_counted_skips(damaged_folder):
     checked = drop_undecodable(ds, channels=3)
     assert (len(checked), checked.skipped) == (12, 4)
     garbage = next(p for p in checked.problems if p.file.endswith("garbage.jpg"))
-    assert garbage.message.startswith("cannot decode: ") and garbage.skipped
+    assert garbage.message.startswith("cannot decode: ") and garbage.skipped, garbage
     assert str(damaged_folder / "light" / "garbage.jpg") not in [ds.source.paths[i] for i in checked.indices]
     # Nothing left for the pipeline's safety net to drop.
     data = make_pipeline(checked, input_shape=(16, 16, 3), batch_size=4, training=False)
@@ -200,6 +200,10 @@ def test_check_reports_mask_problems(tmp_path, capsys):
     ds = load_dataset(spec, task="segmentation")
     batches = list(make_pipeline(ds, input_shape=(24, 24, 3), batch_size=8, training=False))
     assert sum(int(y.shape[0]) for _, y in batches) == 1
+    # The decode pass names the mask at fault and counts it as skipped.
+    checked = drop_undecodable(ds, channels=3)
+    assert (len(checked), checked.skipped) == (1, ds.skipped + 1)
+    assert str(checked.problems[-1]) == f"{masks / 'values.png'}: mask has values [7] beyond the 2 classes (0..1; 255 = unlabelled)"
 
 
 def test_clean_dataset_exits_zero(tmp_path, capsys):

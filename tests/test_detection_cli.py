@@ -47,6 +47,43 @@ def write_coco(root, count=24, size=64, seed=0):
     return images_dir, root / "annotations.json"
 
 
+# A damaged file or annotation per kind `edgecv train` must skip by name, not die on.
+DAMAGE = {
+    "truncated.jpg": "truncated JPEG",
+    "empty.png": "zero-byte file",
+    "notes.jpg": "not an image file",
+    "garbage.jpg": "cannot decode image (unreadable header)",
+    "corrupt.png": "cannot decode: Invalid PNG data",   # header fine, pixel data broken
+    "outside.png": "lies outside the 64x64 image",
+    "unknown.png": "unknown category id 9",
+}
+
+
+def add_damage(images_dir, annotations_path):
+    import cv2
+
+    good_jpeg = cv2.imencode(".jpg", np.zeros((64, 64, 3), np.uint8))[1].tobytes()
+    (images_dir / "truncated.jpg").write_bytes(good_jpeg[: len(good_jpeg) // 2])
+    (images_dir / "empty.png").write_bytes(b"")
+    (images_dir / "notes.jpg").write_text("not an image\n")
+    (images_dir / "garbage.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00garbage" * 20 + b"\xff\xd9")
+    for name in ("outside.png", "unknown.png"):
+        cv2.imwrite(str(images_dir / name), np.zeros((64, 64, 3), np.uint8))
+    corrupt = bytearray(cv2.imencode(".png", np.zeros((64, 64, 3), np.uint8))[1].tobytes())
+    corrupt[corrupt.index(b"IDAT") + 8] ^= 0xFF
+    (images_dir / "corrupt.png").write_bytes(bytes(corrupt))
+    data = json.loads(annotations_path.read_text())
+    for name in DAMAGE:
+        image_id = len(data["images"]) + 1
+        data["images"].append({"id": image_id, "file_name": name, "width": 64, "height": 64})
+        box, category = ([40, 40, 40, 40], 1) if name == "outside.png" else ([5, 5, 10, 10], 1)
+        if name == "unknown.png":
+            category = 9
+        data["annotations"].append({"id": len(data["annotations"]) + 1, "image_id": image_id,
+                                    "category_id": category, "bbox": box, "area": 100, "iscrowd": 0})
+    annotations_path.write_text(json.dumps(data))
+
+
 @pytest.fixture(scope="module")
 def coco_run(tmp_path_factory):
     from click.testing import CliRunner
@@ -55,13 +92,14 @@ def coco_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("coco_det")
     images, annotations = write_coco(root / "data")
+    add_damage(images, annotations)
     recipe = {
         "name": "tiny_coco_det",
         "task": "detection",
         "model": {"arch": "tiny_yolo_v3", "backbone": "mobilenet_v2", "alpha": 0.35,
                   "activation": "relu6", "input_shape": [64, 64, 3]},
         "data": {"train": {"format": "coco", "images": str(images), "annotations": str(annotations)},
-                 "val_split": 0.25, "batch_size": 8},
+                 "val_split": 0.25, "batch_size": 8, "resize": "letterbox"},
         "train": {"epochs": 1, "steps_per_epoch": 2, "learning_rate": 0.001},
         "detection": {"anchors": "auto", "anchors_per_scale": 3},
         # int8 only: the quantized heads are the path that must dequantize correctly, and
@@ -95,6 +133,14 @@ def test_train_writes_a_report_with_map_fields(coco_run):
         assert 0.0 <= accuracy["map50_95"] <= accuracy["value"] + 1e-9
         assert set(accuracy["per_class"]) == set(CATEGORIES)
         assert accuracy["reference"] is not None
+
+
+def test_train_skips_each_damaged_sample_by_name_and_counts_them(coco_run):
+    result, _ = coco_run
+    assert f"data: skipped {len(DAMAGE)} unreadable sample(s)" in result.output
+    lines = result.output.splitlines()
+    for name, problem in DAMAGE.items():
+        assert any(name in line and problem in line for line in lines), (name, result.output)
 
 
 def test_exported_metadata_carries_the_anchors(coco_run):

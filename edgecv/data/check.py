@@ -50,7 +50,7 @@ class CheckReport:
         return out
 
 
-def _mask_problem(path: str, image_hw: tuple[int, int], num_classes: int) -> Optional[str]:
+def mask_problem(path: str, image_hw: tuple[int, int], num_classes: int) -> Optional[str]:
     """What is wrong with one index mask, or None."""
     try:
         mask = read_index_mask(path)
@@ -90,7 +90,7 @@ def check_dataset(ds: Dataset, where: str = "dataset") -> CheckReport:
         report.sizes[(image.shape[1], image.shape[0])] += 1
         if src.mask_paths is not None:
             mask_path = src.mask_paths[position]
-            problem = _mask_problem(mask_path, image.shape[:2], len(ds.class_names))
+            problem = mask_problem(mask_path, image.shape[:2], len(ds.class_names))
             if problem:
                 report.problems.append(Problem(mask_path, problem))
                 report.decode_failures += 1

@@ -13,6 +13,7 @@ see the same pixels.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
@@ -309,19 +310,26 @@ def drop_undecodable(ds: Dataset, *, channels: int) -> Dataset:
     bad = [int(i) for i in ds.indices if int(i) not in good]
     if not bad:
         return ds
-    problems = list(ds.problems) + [Problem(src.paths[i], _decode_error(src, ds, i, channels))
-                                    for i in bad]
+    problems = list(ds.problems) + [_decode_problem(src, ds, i, channels) for i in bad]
     keep = np.array([int(i) in good for i in ds.indices])
     return replace(ds, indices=ds.indices[keep], problems=problems)
 
 
-def _decode_error(src: FileSource, ds: Dataset, position: int, channels: int) -> str:
-    """The first line of the error decoding this one sample raises (run eagerly: few samples)."""
-    one = tf.data.Dataset.from_tensors(tf.constant(position, tf.int64))
+def _decode_problem(src: FileSource, ds: Dataset, position: int, channels: int) -> Problem:
+    """Why this one sample failed the decode pass, named by the file at fault (run eagerly:
+    there are few)."""
+    path = src.paths[position]
     try:
-        for _ in _decode_files(src, ds.task, one, channels, len(ds.class_names)):
-            pass
-    except (tf.errors.OpError, DataError) as exc:
-        message = getattr(exc, "message", None) or str(exc)
-        return "cannot decode: " + message.strip().splitlines()[0][:200]
-    return "cannot decode"   # pragma: no cover - failed in the batch pass only
+        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+    except tf.errors.OpError as exc:
+        # TF wraps the reason: "{{function_node ...}} Invalid PNG data, size 173 [Op:DecodeImage]"
+        message = exc.message.strip().splitlines()[0]
+        return Problem(path, "cannot decode: " + re.sub(r"^\{\{[^}]*\}\}\s*|\s*\[Op:\w+\].*$", "", message))
+    if src.mask_paths is not None:
+        from edgecv.data.check import mask_problem
+
+        mask_path = src.mask_paths[position]
+        problem = mask_problem(mask_path, tuple(image.shape[:2]), len(ds.class_names))
+        if problem:
+            return Problem(mask_path, problem)
+    return Problem(path, "cannot decode (or its mask fails the size and class checks)")

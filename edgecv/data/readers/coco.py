@@ -113,9 +113,11 @@ def read_coco(spec: dict, task: str) -> Dataset:
         width, height = float(img.get("width") or 0), float(img.get("height") or 0)
         # Boxes are normalised by, and masks rendered at, the JSON's size: it must be the file's.
         header = image_header(path)
-        if header is None or header[:2] != (int(width), int(height)):
-            found = "unreadable header" if header is None else f"{header[0]}x{header[1]}"
-            skip(problems, path, f"image id {img['id']} is {found} but {ann_path.name} says "
+        if header is None:
+            skip(problems, path, "cannot decode image (unreadable header)")
+            continue
+        if header[:2] != (int(width), int(height)):
+            skip(problems, path, f"image id {img['id']} is {header[0]}x{header[1]} but {ann_path.name} says "
                                  f"{img.get('width')}x{img.get('height')}")
             continue
         objs, seg, problem = [], [], None
