@@ -4,8 +4,11 @@ The pipeline must outrun training by >= 3x so the model never waits for data.
 Measures, on this machine:
   - synthetic_shapes pipeline (generated per index) with the quickstart augmentation
     and with every augmentation on,
-  - a folder of PNG files decoded by the pipeline (written to a temp dir first),
-  - training steps of mobilenet_v2 alpha 0.35 at 64x64 fed from an in-memory batch.
+  - a folder of 96x96 PNG files decoded by the pipeline (written to a temp dir first),
+  - a folder of 128x96 JPEG files, letterboxed to 64x64 (resize: letterbox),
+  - training steps of mobilenet_v2 alpha 0.35 at 64x64 fed from an in-memory batch,
+    and the same model trained by model.fit from the PNG folder pipeline (if the
+    pipeline kept up, the two rates match; on 2 cores they share the CPU).
 
     python benchmarks/data_pipeline.py [--images 2048] [--batch 32] [--steps 30]
 """
@@ -23,10 +26,11 @@ QUICKSTART_AUGMENT = {"flip": True}
 FULL_AUGMENT = {"flip": True, "crop": 0.2, "rotate": 15.0, "shear": 0.1, "color": 0.2, "pca_color": 0.1}
 
 
-def pipeline_rate(ds, augment, batch: int) -> float:
+def pipeline_rate(ds, augment, batch: int, resize: str = "stretch") -> float:
     from edgecv.data import make_pipeline
 
-    data = make_pipeline(ds, input_shape=SHAPE, batch_size=batch, training=True, augment=augment, seed=0)
+    data = make_pipeline(ds, input_shape=SHAPE, batch_size=batch, training=True, augment=augment, seed=0,
+                         resize=resize)
     for _ in data.take(2):      # warm up: tracing, thread pools
         pass
     start, seen = time.perf_counter(), 0
@@ -35,28 +39,44 @@ def pipeline_rate(ds, augment, batch: int) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def write_folder(root: Path, count: int) -> None:
+def write_folder(root: Path, count: int, size=(96, 96), suffix: str = ".png") -> None:
     import cv2
 
     from edgecv.data.synthetic import ShapesGenerator
 
     gen = ShapesGenerator("classification", 0)
     for i in range(count):
-        image, label = gen.sample(i, 96, 96, 3)
+        image, label = gen.sample(i, size[0], size[1], 3)
         folder = root / str(int(label))
         folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{i}.png"), image[..., ::-1])
+        cv2.imwrite(str(folder / f"{i}{suffix}"), image[..., ::-1])
+
+
+def quickstart_model():
+    import tf_keras as keras
+
+    model = edgecv.create_model("mobilenet_v2", alpha=0.35, input_shape=SHAPE, num_classes=5)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    return model
+
+
+def fed_training_rate(ds, batch: int, steps: int) -> float:
+    """Images/s of model.fit reading the pipeline (augment: all) for `steps` steps."""
+    from edgecv.data import make_pipeline
+
+    model = quickstart_model()
+    data = make_pipeline(ds, input_shape=SHAPE, batch_size=batch, training=True, augment=FULL_AUGMENT,
+                         seed=0).repeat()
+    model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)       # warm up
+    start = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    return steps * batch / (time.perf_counter() - start)
 
 
 def training_rate(batch: int, steps: int) -> float:
     import numpy as np
-    import tf_keras as keras
 
-    try:
-        model = edgecv.create_model("mobilenet_v2", alpha=0.35, input_shape=SHAPE, num_classes=5)
-    except Exception:   # models package not available: the reference Keras implementation
-        model = keras.applications.MobileNetV2(input_shape=SHAPE, alpha=0.35, weights=None, classes=5)
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model = quickstart_model()
     x = np.random.default_rng(0).uniform(-1, 1, (batch, *SHAPE)).astype("float32")
     y = np.arange(batch) % 5
     for _ in range(3):
@@ -83,12 +103,19 @@ def main() -> None:
         write_folder(Path(tmp), args.images)
         folder = load_dataset({"format": "folder", "path": tmp}, task="classification")
         rows.append(("folder of 96x96 PNG, augment: all", pipeline_rate(folder, FULL_AUGMENT, args.batch)))
+        fed = fed_training_rate(folder, args.batch, args.steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_folder(Path(tmp), args.images, size=(96, 128), suffix=".jpg")
+        jpegs = load_dataset({"format": "folder", "path": tmp}, task="classification")
+        rows.append(("folder of 128x96 JPEG, letterbox, augment: all",
+                     pipeline_rate(jpegs, FULL_AUGMENT, args.batch, resize="letterbox")))
     train = training_rate(args.batch, args.steps)
 
     print(f"{'measurement':48s} {'images/s':>10s} {'x training':>11s}")
     for name, rate in rows:
         print(f"{name:48s} {rate:10.0f} {rate / train:10.1f}x")
     print(f"{'training mobilenet_v2 a0.35 64x64, batch ' + str(args.batch):48s} {train:10.0f} {1.0:10.1f}x")
+    print(f"{'  same, fed by the PNG folder pipeline (fit)':48s} {fed:10.0f} {fed / train:10.1f}x")
     slowest = min(rate for _, rate in rows)
     print(f"\nslowest pipeline / training = {slowest / train:.1f}x (target >= 3x)")
 
