@@ -96,13 +96,13 @@ def test_mask_stays_aligned_with_its_image():
     for seed in rng.integers(0, 1000, 5):
         out, out_mask = _run(spec, "segmentation", image, tf.constant(mask), int(seed))
         out_mask = out_mask.numpy()
-        assert out_mask.dtype == np.uint8 and set(np.unique(out_mask)) <= {0, 1, 2}   # nearest: no blends
+        assert out_mask.dtype == np.uint8 and set(np.unique(out_mask)) <= {0, 1, 2, 255}   # nearest: no blends
         # The same seed warps a white frame identically: its grey part is the fill, not data.
         frame, _ = _run(spec, "segmentation", np.full_like(image, 255), tf.constant(mask), int(seed))
         inside = frame[..., 0] == 255
         agree = np.mean(np.abs(out[..., 0].astype(int) - out_mask.astype(int) * 100)[inside] <= 50)
         assert agree > 0.95
-        assert (out_mask[frame[..., 0] < 128] == 0).all()      # outside the frame: background
+        assert (out_mask[frame[..., 0] < 128] == 255).all()    # outside the frame: VOID, not background
         assert out_mask.any()
 
 

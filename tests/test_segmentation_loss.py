@@ -64,7 +64,7 @@ def recipe_with(segmentation=None, num_classes=None, train=None):
     return SimpleNamespace(
         segmentation=segmentation,
         model=SimpleNamespace(num_classes=num_classes, input_shape=(32, 32, 3)),
-        data=SimpleNamespace(train=train),
+        data=SimpleNamespace(train=train, resize="stretch"),
     )
 
 

@@ -15,10 +15,12 @@ from typing import Any, Callable, Optional
 
 import tensorflow as tf
 
+from edgecv.data.dataset import VOID
+
 MIN_VISIBLE = 0.25          # a box keeps its object if >= this fraction of it stays in the frame
 MIN_SIDE_PX = 1.0           # ... and it is at least this many pixels wide and high
 IMAGE_FILL = 127.5          # grey = 0 after normalisation: no fake edges or colours
-MASK_FILL = 0               # background
+MASK_FILL = VOID            # pixels warped in from outside the image have no label: ignored
 ASPECT_RANGE = (3 / 4, 4 / 3)   # random resized crop aspect ratios
 
 # AlexNet PCA lighting: eigenvalues / eigenvectors of ImageNet RGB covariance (pixels in [0, 1]).
