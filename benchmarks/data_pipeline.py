@@ -6,6 +6,8 @@ Measures, on this machine:
     and with every augmentation on,
   - a folder of 96x96 PNG files decoded by the pipeline (written to a temp dir first),
   - a folder of 128x96 JPEG files, letterboxed to 64x64 (resize: letterbox),
+  - the decode check `edgecv train` runs once over every file dataset before training
+    (edgecv.data.drop_undecodable), on the PNG folder,
   - training steps of mobilenet_v2 alpha 0.35 at 64x64 fed from an in-memory batch,
     and the same model trained by model.fit from the PNG folder pipeline (if the
     pipeline kept up, the two rates match; on 2 cores they share the CPU).
@@ -94,7 +96,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args()
 
-    from edgecv.data import load_dataset
+    from edgecv.data import drop_undecodable, load_dataset
 
     synthetic = load_dataset({"format": "synthetic_shapes", "samples": args.images}, task="classification")
     rows = [("synthetic_shapes, augment: flip (quickstart)", pipeline_rate(synthetic, QUICKSTART_AUGMENT, args.batch)),
@@ -104,6 +106,9 @@ def main() -> None:
         folder = load_dataset({"format": "folder", "path": tmp}, task="classification")
         rows.append(("folder of 96x96 PNG, augment: all", pipeline_rate(folder, FULL_AUGMENT, args.batch)))
         fed = fed_training_rate(folder, args.batch, args.steps)
+        start = time.perf_counter()
+        drop_undecodable(folder, channels=3)
+        check_rate = len(folder) / (time.perf_counter() - start)
     with tempfile.TemporaryDirectory() as tmp:
         write_folder(Path(tmp), args.images, size=(96, 128), suffix=".jpg")
         jpegs = load_dataset({"format": "folder", "path": tmp}, task="classification")
@@ -116,6 +121,7 @@ def main() -> None:
         print(f"{name:48s} {rate:10.0f} {rate / train:10.1f}x")
     print(f"{'training mobilenet_v2 a0.35 64x64, batch ' + str(args.batch):48s} {train:10.0f} {1.0:10.1f}x")
     print(f"{'  same, fed by the PNG folder pipeline (fit)':48s} {fed:10.0f} {fed / train:10.1f}x")
+    print(f"{'decode check before training (PNG folder)':48s} {check_rate:10.0f}   (once per run)")
     slowest = min(rate for _, rate in rows)
     print(f"\nslowest pipeline / training = {slowest / train:.1f}x (target >= 3x)")
 
