@@ -163,13 +163,22 @@ class BenchSpec(Strict):
     threads: Optional[int] = Field(None, gt=0)
     delegate: Literal[DELEGATES] = "auto"  # type: ignore[valid-type]
     samples: Optional[int] = Field(None, gt=0)          # eval samples; default: the whole val set
-    gates: dict[str, float] = {}
+    # {gate: limit} for every format, and {format: {gate: limit}} for one format only,
+    # e.g. {max_accuracy_drop: 0.01, int8: {max_size_mb: 1.0}}.
+    gates: dict[str, Union[float, dict[str, float]]] = {}
 
     @field_validator("gates")
     @classmethod
-    def _known_gates(cls, value: dict[str, float]) -> dict[str, float]:
-        for name in value:
-            if name not in GATES:
+    def _known_gates(cls, value: dict) -> dict:
+        for name, limit in value.items():
+            if isinstance(limit, dict):
+                if name not in EXPORT_FORMATS:
+                    raise ValueError(f"{name!r} is neither a gate nor an export format"
+                                     f"{suggest(name, GATES + EXPORT_FORMATS)}")
+                for inner in limit:
+                    if inner not in GATES:
+                        raise ValueError(f"{name}: unknown gate {inner!r}{suggest(inner, GATES)}")
+            elif name not in GATES:
                 raise ValueError(f"unknown gate {name!r}{suggest(name, GATES)}")
         return value
 

@@ -14,7 +14,7 @@ import pytest
 import edgecv  # noqa: F401  (TF_USE_LEGACY_KERAS before TF loads)
 from edgecv.bench import bench_file, failed_entry, format_from_path, runner
 from edgecv.bench.evalset import read_eval_set, write_eval_set
-from edgecv.bench.gates import evaluate_gates, parse_gate_args
+from edgecv.bench.gates import check_gate_names, evaluate_gates, gates_for, merge_gates, parse_gate_args
 from edgecv.bench.report import render_table, write_report
 from edgecv.errors import BenchError
 
@@ -266,6 +266,37 @@ def test_gates_values_and_errors():
         parse_gate_args(["max_p90_ms"])
     with pytest.raises(BenchError, match="'fast' is not a number"):
         parse_gate_args(["max_p90_ms=fast"])
+
+
+def test_per_format_gates_resolve_and_merge():
+    gates = {"max_accuracy_drop": 0.01, "int8": {"max_size_mb": 1.0, "max_accuracy_drop": 0.02}}
+    assert gates_for(gates, "int8") == {"max_accuracy_drop": 0.02, "max_size_mb": 1.0}
+    assert gates_for(gates, "float32") == {"max_accuracy_drop": 0.01}
+    merged = merge_gates(gates, {"int8": {"max_size_mb": 2.0}, "min_metric": 0.5})
+    assert merged == {"max_accuracy_drop": 0.01, "min_metric": 0.5,
+                      "int8": {"max_size_mb": 2.0, "max_accuracy_drop": 0.02}}
+    assert gates["int8"]["max_size_mb"] == 1.0            # the recipe's dict is not modified
+    with pytest.raises(BenchError, match="gates.int9: per-format gates need an export format name; did you mean int8"):
+        check_gate_names({"int9": {"max_size_mb": 1}})
+    with pytest.raises(BenchError, match="unknown gate 'max_sise_mb'; did you mean max_size_mb"):
+        check_gate_names({"int8": {"max_sise_mb": 1}})
+
+
+def test_per_format_gate_applies_to_its_format_only(models, tmp_path):
+    from edgecv.bench.suite import bench_run_dir
+
+    run_dir = make_run_dir(models, tmp_path)
+    int8_mb = models["int8"].stat().st_size / 2 ** 20
+    float_mb = models["float32"].stat().st_size / 2 ** 20
+    assert float_mb > 1.5 * int8_mb
+    limit = (int8_mb + float_mb) / 2        # the int8 file fits, the float32 one would not
+    report, _ = bench_run_dir(run_dir, runs=2, warmup=0, gates={"int8": {"max_size_mb": limit}},
+                              echo=lambda line: None)
+    by_format = {e["format"]: e for e in report["entries"]}
+    assert by_format["int8"]["gates"] == {"max_size_mb": {"limit": limit, "value": pytest.approx(int8_mb),
+                                                          "passed": True}}
+    assert by_format["float32"]["gates"] == {}
+    assert report["passed"] is True
 
 
 # ------------------------------------------------------------------ entries, report, CLI

@@ -75,6 +75,8 @@ MALFORMED = [
     ("set-into-scalar", VALID, ["--set", "name.x=1"], ["--set name.x", "name is a string"]),
     ("bad-input-shape", with_change("model.input_shape", [32, 32, 4]), [],
      ["model.input_shape", "channels"]),
+    ("unknown-per-format-gate", with_change("bench", {"gates": {"int8": {"max_sise_mb": 1}}}), [],
+     ["bench.gates", "int8: unknown gate 'max_sise_mb'; did you mean max_size_mb"]),
     ("unknown-resize-mode", with_change("data.resize", "squash"), [],
      ["data.resize", "squash", "letterbox"]),
 ]

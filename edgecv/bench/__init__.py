@@ -44,18 +44,19 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
     an object the task is configured from the file's edgecv metadata.
     reference: the float model's score on the same samples — a number, a score dict from
     `accuracy.reference_score`, a Keras model, or a saved model path (scored here).
-    gates: {name: limit}; remote: "user@host[:port]" or a `remote.RemoteTarget`.
+    gates: {name: limit}, plus {format: {name: limit}} for one format only; remote: "user@host[:port]" or a `remote.RemoteTarget`.
     isolate: run the runner in a fresh `python runner.py` process (as on a device), so peak
     RSS and timings are not those of a host process that has TensorFlow loaded.
     Runner/remote failures raise BenchError.
     """
     from edgecv.bench import accuracy, runner
     from edgecv.bench.evalset import read_eval_set
-    from edgecv.bench.gates import check_gate_names, evaluate_gates
+    from edgecv.bench.gates import check_gate_names, evaluate_gates, gates_for
 
     tflite_path = Path(tflite_path)
     gates = dict(gates or {})
     check_gate_names(gates)
+    gates = gates_for(gates, fmt or format_from_path(tflite_path))
     if not tflite_path.is_file():
         raise BenchError(f"{tflite_path}: model file not found")
     evalset = read_eval_set(eval_npz) if eval_npz is not None else None
@@ -187,6 +188,7 @@ def bench_run(*, recipe, model, dataset, exports, run_dir, task=None, echo=print
     """
     from edgecv.bench.accuracy import reference_score
     from edgecv.bench.evalset import read_eval_set
+    from edgecv.bench.gates import merge_gates
     from edgecv.bench.report import write_report
 
     run_dir = Path(run_dir)
@@ -199,7 +201,7 @@ def bench_run(*, recipe, model, dataset, exports, run_dir, task=None, echo=print
     task = task or recipe.task
     reference = reference_score(model, evalset, task)
     echo(f"bench: reference {reference['metric']} = {reference['value']:.4f}")
-    all_gates = {**spec.gates, **(gates or {})}
+    all_gates = merge_gates(spec.gates, gates)
     entries = []
     for item in exports:
         if item.get("status", "ok") != "ok":

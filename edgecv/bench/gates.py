@@ -48,10 +48,40 @@ GATES: dict[str, Gate] = {g.name: g for g in (
 
 
 def check_gate_names(gates: dict) -> None:
-    for name in gates:
-        if name not in GATES:
+    """Keys are gate names, or export format names holding that format's own gates
+    (`{min_metric: 0.9, int8: {max_size_mb: 1}}`)."""
+    from edgecv.export.formats import FORMATS
+
+    for name, value in gates.items():
+        if isinstance(value, dict):
+            if name not in FORMATS:
+                raise BenchError(f"gates.{name}: per-format gates need an export format name"
+                                 f"{suggest(name, list(FORMATS))} (formats: {', '.join(FORMATS)})")
+            check_gate_names({f"{inner}": v for inner, v in value.items() if not isinstance(v, dict)})
+            nested = [inner for inner, v in value.items() if isinstance(v, dict)]
+            if nested:
+                raise BenchError(f"gates.{name}.{nested[0]}: per-format gates hold numbers, not mappings")
+        elif name not in GATES:
             raise BenchError(f"unknown gate {name!r}{suggest(name, list(GATES))} "
                              f"(gates: {', '.join(GATES)})")
+
+
+def gates_for(gates: dict, fmt: "str | None") -> dict[str, float]:
+    """The gates one file must meet: the shared ones, then its format's own on top."""
+    shared = {name: limit for name, limit in (gates or {}).items() if not isinstance(limit, dict)}
+    own = (gates or {}).get(fmt) if fmt else None
+    return {**shared, **(own if isinstance(own, dict) else {})}
+
+
+def merge_gates(recipe_gates: dict, extra: dict) -> dict:
+    """Recipe gates with command-line ones on top (per-format sections merged key by key)."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in (recipe_gates or {}).items()}
+    for name, limit in (extra or {}).items():
+        if isinstance(limit, dict) and isinstance(merged.get(name), dict):
+            merged[name].update(limit)
+        else:
+            merged[name] = limit
+    return merged
 
 
 def parse_gate_args(items) -> dict[str, float]:

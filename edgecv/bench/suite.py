@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from edgecv.bench import bench_file, failed_entry, format_from_path, summary_line, write_run_eval_set
+from edgecv.bench.gates import merge_gates
 from edgecv.errors import BenchError
 
 DEFAULT_RUNS = 50
@@ -131,7 +132,7 @@ def bench_run_dir(run_dir, *, runs=None, warmup=None, min_seconds=0.0, threads=N
         else:
             echo(f"bench: no model.keras in {run_dir}: accuracy without a float reference")
 
-    all_gates = {**(spec.gates if spec is not None else {}), **(gates or {})}
+    all_gates = merge_gates(spec.gates if spec is not None else {}, gates)
     settings = dict(
         runs=_pick(runs, spec and spec.runs, DEFAULT_RUNS),
         warmup=_pick(warmup, spec and spec.warmup, DEFAULT_WARMUP),
