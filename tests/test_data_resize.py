@@ -89,3 +89,11 @@ def test_letterboxed_masks_are_padded_with_void(tmp_path):
 def test_unknown_resize_mode_is_refused(yolo_set):
     with pytest.raises(DataError, match="resize: expected one of stretch, letterbox, got 'squash'"):
         eval_arrays(yolo_set, input_shape=MODEL, resize="squash")
+
+
+def test_auto_anchor_box_sizes_follow_the_resize_mode(yolo_set):
+    from edgecv.tasks.detection import training_box_sizes
+
+    # The 20x10 px box: letterbox scales it by 0.8; stretch maps its normalised 0.5 x 0.5 to 32 px.
+    np.testing.assert_allclose(training_box_sizes(yolo_set, MODEL, resize="letterbox"), [[16.0, 8.0]])
+    np.testing.assert_allclose(training_box_sizes(yolo_set, MODEL, resize="stretch"), [[16.0, 16.0]])
