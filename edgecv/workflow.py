@@ -50,7 +50,6 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, force: bool) -> None:
 
 def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Echo = print) -> RunResult:
     """Run every stage the recipe names and write the run directory."""
-    write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
     started = time.perf_counter()
 
     from edgecv.models import create_model
@@ -59,7 +58,8 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     from edgecv.train.distribute import get_strategy
 
     # TF refuses to set up multi-worker collectives once any op has run: pick it first.
-    get_strategy()
+    if get_strategy().is_chief:     # multi-worker: one writer per run directory
+        write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
     task = get_task(recipe.task, recipe)
     train_set, val_set = load_splits(recipe, echo)
     adapt = getattr(task, "adapt_to_data", None)
