@@ -43,7 +43,10 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, force: bool) -> None:
                 f"{run_dir}: run directory already exists; pass --resume to continue it, "
                 f"--force to start over, or --out DIR for a new one")
         shutil.rmtree(run_dir)
-    if resume and not (run_dir / "recipe.yaml").exists():
+    from edgecv.train.distribute import cluster_from_env
+
+    is_chief = cluster_from_env()[2]    # only the chief writes recipe.yaml (see run_recipe)
+    if resume and is_chief and not (run_dir / "recipe.yaml").exists():
         raise RecipeError(f"--resume: {run_dir} holds no earlier run (no recipe.yaml)")
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -94,7 +97,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     exports = export_formats(recipe, model, float_model, task, train_set, run_dir, class_names, echo)
     bench_set = val_set
     if recipe.data.test is not None:  # a held-out test split is what the report should score
-        bench_set = load_decodable(recipe.data.test, recipe)
+        bench_set = load_decodable(recipe.data.test, recipe, echo)
         echo(f"bench: scoring the test split ({len(bench_set)} samples)")
     entries = bench_exports(recipe, float_model, bench_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")
@@ -111,30 +114,46 @@ def save_model(model: Any, path: Path) -> Path:
     return path
 
 
-def load_splits(recipe: Recipe, echo: Echo):
+def load_splits(recipe: Recipe, echo: Echo, *, check_train: bool = True):
+    """(train, val) datasets. Each part is decoded once (after splitting: `edgecv bench` needs
+    only val) so files that fail to decode become named, counted skips."""
     from edgecv.data import load_dataset, split_dataset
 
-    train_set = load_decodable(recipe.data.train, recipe)
+    train_set = load_dataset(recipe.data.train, task=recipe.task)
     if recipe.data.val is not None:
-        val_set = load_decodable(recipe.data.val, recipe)
+        val_set = load_dataset(recipe.data.val, task=recipe.task)
     else:
         train_set, val_set = split_dataset(train_set, recipe.data.val_split, seed=recipe.seed)
+    if check_train:
+        train_set = decodable(train_set, recipe)
+    val_set = decodable(val_set, recipe)
     echo(f"data: {len(train_set)} train / {len(val_set)} val samples, "
          f"{len(train_set.class_names)} classes")
-    problems = list(getattr(train_set, "problems", []))
+    echo_problems(list(train_set.problems) + list(val_set.problems), echo)
+    return train_set, val_set
+
+
+def load_decodable(spec: Any, recipe: Recipe, echo: Echo):
+    """One recipe dataset (e.g. data.test), decoded once, its problems named."""
+    from edgecv.data import load_dataset
+
+    dataset = decodable(load_dataset(spec, task=recipe.task), recipe)
+    echo_problems(dataset.problems, echo)
+    return dataset
+
+
+def decodable(dataset: Any, recipe: Recipe):
+    """`dataset` without the samples that fail to decode (each added to its problems)."""
+    from edgecv.data import drop_undecodable
+
+    return drop_undecodable(dataset, channels=recipe.model.input_shape[-1])
+
+
+def echo_problems(problems: list, echo: Echo) -> None:
     for problem in problems[:SHOWN_PROBLEMS]:
         echo(f"data: {problem}")
     if len(problems) > SHOWN_PROBLEMS:
         echo(f"data: ... and {len(problems) - SHOWN_PROBLEMS} more; `edgecv data check` lists them all")
-    return train_set, val_set
-
-
-def load_decodable(spec: Any, recipe: Recipe):
-    """A recipe dataset with every sample that fails to decode left out and named in its problems."""
-    from edgecv.data import drop_undecodable, load_dataset
-
-    dataset = load_dataset(spec, task=recipe.task)
-    return drop_undecodable(dataset, channels=recipe.model.input_shape[-1])
 
 
 def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):

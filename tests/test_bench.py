@@ -276,6 +276,14 @@ def test_per_format_gates_resolve_and_merge():
     assert merged == {"max_accuracy_drop": 0.01, "min_metric": 0.5,
                       "int8": {"max_size_mb": 2.0, "max_accuracy_drop": 0.02}}
     assert gates["int8"]["max_size_mb"] == 1.0            # the recipe's dict is not modified
+    # A shared command-line gate wins over the recipe's per-format limit of the same name.
+    assert merge_gates(gates, {"max_accuracy_drop": 0.05}) == {"max_accuracy_drop": 0.05,
+                                                               "int8": {"max_size_mb": 1.0}}
+    assert merge_gates({"int8": {"max_size_mb": 1.0}}, {"max_size_mb": 5}) == {"max_size_mb": 5}
+    assert parse_gate_args(["int8.max_size_mb=2", "max_p90_ms=9"]) == {"int8": {"max_size_mb": 2.0},
+                                                                       "max_p90_ms": 9.0}
+    with pytest.raises(BenchError, match="gates.int9: per-format gates need an export format name"):
+        parse_gate_args(["int9.max_size_mb=2"])
     with pytest.raises(BenchError, match="gates.int9: per-format gates need an export format name; did you mean int8"):
         check_gate_names({"int9": {"max_size_mb": 1}})
     with pytest.raises(BenchError, match="unknown gate 'max_sise_mb'; did you mean max_size_mb"):

@@ -11,7 +11,7 @@ import yaml
 
 import edgecv  # noqa: F401
 from edgecv.cli import main
-from edgecv.data import drop_undecodable, load_dataset, make_pipeline
+from edgecv.data import drop_undecodable, eval_arrays, load_dataset, make_pipeline
 
 
 def _img(value: int, size=(24, 24)) -> np.ndarray:
@@ -101,8 +101,11 @@ def test_train_reports_the_decode_skips(damaged_folder, tmp_path):
         "train": {"epochs": 1}}))
     lines = []
     train, val = load_splits(load_recipe(recipe_file), lines.append)
-    assert len(train) + len(val) == 12 and train.skipped == 4
+    assert len(train) + len(val) == 12 and train.skipped + val.skipped == 4
     assert any("garbage.jpg: cannot decode" in line for line in lines)
+    # `edgecv bench` rebuilding the val split decodes only val; the split is the same.
+    _, val_only = load_splits(load_recipe(recipe_file), lines.append, check_train=False)
+    assert val_only.indices.tolist() == val.indices.tolist()
 
 
 def test_palette_masks_are_read_as_class_ids_with_void(tmp_path, capsys):
@@ -136,14 +139,19 @@ def _coco_spec(tmp_path, images, annotations) -> dict:
 
 
 def test_coco_segmentation_problems_are_reported(tmp_path, capsys):
-    images = [{"id": i, "file_name": f"{i}.png", "width": 30, "height": 20} for i in range(1, 5)]
+    images = [{"id": i, "file_name": f"{i}.png", "width": 30, "height": 20} for i in range(1, 8)]
     images[3]["height"] = 40                               # the JSON disagrees with the file
+    del images[6]["width"]
     square = [[2, 2, 10, 2, 10, 10, 2, 10]]
     annotations = [
         {"id": 1, "image_id": 1, "category_id": 1, "segmentation": square},
         {"id": 2, "image_id": 2, "category_id": 1, "segmentation": [[2, 2, 10, 2]]},
         {"id": 3, "image_id": 3, "category_id": 1, "segmentation": {"counts": [600], "size": [30, 20]}},
         {"id": 4, "image_id": 4, "category_id": 1, "segmentation": square},
+        # A 2-point sliver beside a usable part: the sliver is left out, the object kept.
+        {"id": 5, "image_id": 5, "category_id": 1, "segmentation": [[1, 1, 3, 3], *square]},
+        {"id": 6, "image_id": 6, "category_id": 1, "segmentation": {"counts": [600], "size": ["h", "w"]}},
+        {"id": 7, "image_id": 7, "category_id": 1, "segmentation": square},
     ]
     spec = _coco_spec(tmp_path, images, annotations)
     code = main(["data", "check", str(_spec_file(tmp_path, {**spec, "task": "segmentation"}))])
@@ -153,7 +161,12 @@ def test_coco_segmentation_problems_are_reported(tmp_path, capsys):
     assert f"{img / '2.png'}: annotation 2: polygon needs x,y pairs of at least 3 points" in out
     assert f"{img / '3.png'}: annotation 3: RLE size [30, 20] is not the image's [height, width] [20, 30]" in out
     assert f"{img / '4.png'}: image id 4 is 30x20 but instances.json says 30x40" in out
-    assert len(load_dataset(spec, task="segmentation")) == 1
+    assert f"{img / '6.png'}: annotation 6: RLE size must be two integers, got ['h', 'w']" in out
+    assert f"{img / '7.png'}: image id 7: instances.json gives no width/height" in out
+    ds = load_dataset(spec, task="segmentation")
+    assert [Path(ds.source.paths[i]).name for i in ds.indices] == ["1.png", "5.png"]
+    _, masks = eval_arrays(ds, input_shape=(20, 30, 3))
+    np.testing.assert_array_equal(masks[0], masks[1])        # the sliver painted nothing
 
 
 def test_check_reports_detection_problems(tmp_path, capsys):

@@ -97,3 +97,29 @@ def test_auto_anchor_box_sizes_follow_the_resize_mode(yolo_set):
     # The 20x10 px box: letterbox scales it by 0.8; stretch maps its normalised 0.5 x 0.5 to 32 px.
     np.testing.assert_allclose(training_box_sizes(yolo_set, MODEL, resize="letterbox"), [[16.0, 8.0]])
     np.testing.assert_allclose(training_box_sizes(yolo_set, MODEL, resize="stretch"), [[16.0, 16.0]])
+
+
+def test_tall_image_into_a_wide_model_pads_the_sides_and_keeps_padding_rows(tmp_path):
+    """40x20 (HxW) into 32x48: scale 0.8 -> 32x16, 16 columns of padding each side.
+    The square image has two boxes, so the tall one carries a padding row (class -1)."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    tall = np.zeros((40, 20, 3), np.uint8)
+    tall[10:30, 5:15] = 255                                   # box (5,10)-(15,30)
+    cv2.imwrite(str(tmp_path / "images" / "a_tall.png"), tall)
+    (tmp_path / "labels" / "a_tall.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    cv2.imwrite(str(tmp_path / "images" / "b_square.png"), np.zeros((20, 20, 3), np.uint8))
+    (tmp_path / "labels" / "b_square.txt").write_text("0 0.25 0.25 0.5 0.5\n0 0.75 0.75 0.5 0.5\n")
+    (tmp_path / "classes.txt").write_text("block\n")
+    ds = load_dataset({"format": "yolo", "path": str(tmp_path)}, task="detection")
+    x, target = next(iter(make_pipeline(ds, input_shape=(32, 48, 3), batch_size=2, training=False,
+                                        resize="letterbox")))
+    image = np.round(x.numpy()[0] * 127.5 + 127.5)
+    assert (image[:, :16] == LETTERBOX_FILL).all() and (image[:, 32:] == LETTERBOX_FILL).all()
+    assert (image[9:23, 21:27] == 255).all()
+    boxes, classes = target["boxes"].numpy(), target["classes"].numpy()
+    np.testing.assert_allclose(boxes[0, 0], (20 / 48, 8 / 32, 28 / 48, 24 / 32), atol=1e-6)
+    assert classes.tolist() == [[0, -1], [0, 0]]
+    np.testing.assert_array_equal(boxes[0, 1], 0.0)          # the padding row is left alone
+    # The 20x20 square: scale 1.6 -> 32x32, 8 columns of padding each side.
+    np.testing.assert_allclose(boxes[1, 0], (8 / 48, 0.0, 24 / 48, 0.5), atol=1e-6)

@@ -33,8 +33,9 @@ def _echo_progress(message: str) -> None:
 @click.option("--remote-python", default="python3", show_default=True,
               help="Python interpreter on the remote device (needs numpy + LiteRT).")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the report JSON here.")
-@click.option("--gate", "gate_args", multiple=True, metavar="NAME=VALUE",
-              help="max_accuracy_drop, min_metric, max_p50_ms, max_p90_ms, max_size_mb.")
+@click.option("--gate", "gate_args", multiple=True, metavar="[FORMAT.]NAME=VALUE",
+              help="max_accuracy_drop, min_metric, max_p50_ms, max_p90_ms, max_size_mb; "
+                   "FORMAT.NAME (e.g. int8.max_size_mb=1) for one format only.")
 @click.option("--task", type=click.Choice(["classification", "detection", "segmentation"]),
               help="Task of a --data YAML spec when the model has no edgecv metadata.")
 def bench_command(target, data, reference, runs, warmup, min_seconds, threads, delegate, remote,

@@ -74,28 +74,39 @@ def gates_for(gates: dict, fmt: "str | None") -> dict[str, float]:
 
 
 def merge_gates(recipe_gates: dict, extra: dict) -> dict:
-    """Recipe gates with command-line ones on top (per-format sections merged key by key)."""
+    """Recipe gates with command-line ones on top: `--gate max_size_mb=5` replaces that gate
+    for every format (the recipe's per-format limits included); `--gate int8.max_size_mb=5`
+    for one format."""
     merged = {k: dict(v) if isinstance(v, dict) else v for k, v in (recipe_gates or {}).items()}
     for name, limit in (extra or {}).items():
-        if isinstance(limit, dict) and isinstance(merged.get(name), dict):
-            merged[name].update(limit)
-        else:
-            merged[name] = limit
-    return merged
+        if isinstance(limit, dict):
+            merged.setdefault(name, {}).update(limit)
+            continue
+        merged[name] = limit
+        for section in merged.values():
+            if isinstance(section, dict):
+                section.pop(name, None)
+    return {k: v for k, v in merged.items() if v != {}}
 
 
-def parse_gate_args(items) -> dict[str, float]:
-    """`["max_p90_ms=50", ...]` -> {"max_p90_ms": 50.0}; bad items raise BenchError."""
-    gates: dict[str, float] = {}
+def parse_gate_args(items) -> dict:
+    """`["max_p90_ms=50", "int8.max_size_mb=1"]` -> {"max_p90_ms": 50.0, "int8": {"max_size_mb": 1.0}};
+    bad items raise BenchError."""
+    gates: dict = {}
     for item in items or ():
         name, sep, raw = str(item).partition("=")
         name = name.strip()
         if not sep:
-            raise BenchError(f"--gate {item!r}: expected NAME=VALUE, e.g. max_p90_ms=50")
+            raise BenchError(f"--gate {item!r}: expected NAME=VALUE or FORMAT.NAME=VALUE, e.g. max_p90_ms=50")
         try:
-            gates[name] = float(raw)
+            limit = float(raw)
         except ValueError:
             raise BenchError(f"--gate {name}: {raw!r} is not a number") from None
+        fmt, dot, gate = name.rpartition(".")
+        if dot:
+            gates.setdefault(fmt, {})[gate] = limit
+        else:
+            gates[name] = limit
     check_gate_names(gates)
     return gates
 

@@ -112,7 +112,7 @@ def bench_run_dir(run_dir, *, runs=None, warmup=None, min_seconds=0.0, threads=N
     if eval_path is None and recipe is not None:
         from edgecv.workflow import load_splits
         echo(f"bench: writing {run_dir / 'eval.npz'} from the recipe's validation data")
-        _, val_set = load_splits(recipe, echo)
+        _, val_set = load_splits(recipe, echo, check_train=False)
         eval_path = write_run_eval_set(run_dir, val_set, task=recipe.task,
                                        input_shape=recipe.model.input_shape, limit=spec.samples,
                                        resize=recipe.data.resize)

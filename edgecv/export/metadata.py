@@ -152,7 +152,7 @@ def build_metadata(*, task: str, labels: "list[str] | None" = None,
                    output_layout: "str | None" = None, anchors: Any = None,
                    strides: Any = None, recipe: Any = None,
                    mean: "float | None" = None, std: "float | None" = None,
-                   resize: str = "stretch", **extra: Any) -> dict:
+                   resize: "str | None" = None, **extra: Any) -> dict:
     """The caller-supplied part of the metadata; export adds format and tensor facts."""
     from edgecv import __version__
     from edgecv.data import normalize
@@ -166,7 +166,7 @@ def build_metadata(*, task: str, labels: "list[str] | None" = None,
                           "std": normalize.STD if std is None else float(std)},
         "output_layout": output_layout or _DEFAULT_LAYOUT.get(task),
         # How to bring a camera frame to input_shape: "stretch" each axis, or "letterbox"
-        # (one scale factor, centred, padded with grey 128).
+        # (one scale factor, centred, padded with grey 128); None = not known (no recipe).
         "resize": resize,
     }
     if anchors is not None:

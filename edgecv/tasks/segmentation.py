@@ -103,7 +103,8 @@ _AUTO_WEIGHTS: dict[str, np.ndarray] = {}   # loss() runs once per stage; read t
 
 def auto_class_weights(recipe: Any, samples: int = AUTO_WEIGHT_SAMPLES) -> np.ndarray:
     """Inverse pixel-frequency weights from (up to `samples` of) the recipe's training masks."""
-    key = repr((recipe.data.train, tuple(recipe.model.input_shape), recipe.model.num_classes, samples))
+    key = repr((recipe.data.train, tuple(recipe.model.input_shape), recipe.model.num_classes, samples,
+                recipe.data.resize))
     if key not in _AUTO_WEIGHTS:
         _AUTO_WEIGHTS[key] = _read_auto_class_weights(recipe, samples)
     return _AUTO_WEIGHTS[key].copy()

@@ -45,7 +45,7 @@ class MaskRenderer:
         mask = np.zeros((height, width), dtype=np.uint8)
         for cls, segmentation in objects:
             if isinstance(segmentation, list):          # polygons
-                rles = mask_utils.frPyObjects(segmentation, height, width)
+                rles = mask_utils.frPyObjects(usable_polygons(segmentation), height, width)
                 rle = mask_utils.merge(rles)
             elif isinstance(segmentation.get("counts"), list):   # uncompressed RLE
                 rle = mask_utils.frPyObjects(segmentation, height, width)
@@ -55,14 +55,20 @@ class MaskRenderer:
         return mask
 
 
+def usable_polygons(segmentation: list) -> list:
+    return [p for p in segmentation if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0]
+
+
 def segmentation_problem(segmentation, width: int, height: int) -> str | None:
     """What keeps a COCO `segmentation` from rendering into this image's mask, or None."""
     if not segmentation:
         return "no segmentation"
     if isinstance(segmentation, list):
-        for polygon in segmentation:
-            if not isinstance(polygon, list) or len(polygon) < 6 or len(polygon) % 2:
-                return "polygon needs x,y pairs of at least 3 points"
+        # Parts with < 3 points are left out by usable_polygons (COCO 2017 has a few, as
+        # Detectron2 found); an object with no usable part is a problem.
+        if not usable_polygons(segmentation):
+            return "polygon needs x,y pairs of at least 3 points"
+        for polygon in usable_polygons(segmentation):
             try:
                 xy = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
             except (TypeError, ValueError):
@@ -75,7 +81,11 @@ def segmentation_problem(segmentation, width: int, height: int) -> str | None:
         size = segmentation.get("size")
         if "counts" not in segmentation or not isinstance(size, list) or len(size) != 2:
             return "RLE needs 'counts' and 'size'"
-        if [int(v) for v in size] != [height, width]:
+        try:
+            size_hw = [int(v) for v in size]
+        except (TypeError, ValueError):
+            return f"RLE size must be two integers, got {size}"
+        if size_hw != [height, width]:
             return f"RLE size {size} is not the image's [height, width] [{height}, {width}]"
         return None
     return "segmentation must be polygons or RLE"
@@ -115,6 +125,9 @@ def read_coco(spec: dict, task: str) -> Dataset:
         header = image_header(path)
         if header is None:
             skip(problems, path, "cannot decode image (unreadable header)")
+            continue
+        if width <= 0 or height <= 0:
+            skip(problems, path, f"image id {img['id']}: {ann_path.name} gives no width/height")
             continue
         if header[:2] != (int(width), int(height)):
             skip(problems, path, f"image id {img['id']} is {header[0]}x{header[1]} but {ann_path.name} says "
