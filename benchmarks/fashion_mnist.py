@@ -16,7 +16,7 @@ images at the model's input size and measures:
   - after a QAT stage, also the pre-QAT float model exported to float32 here: the run's
     own float32 file comes from the QAT graph and carries its fake-quant ops,
 and training wall time per stage (sum of the per-epoch seconds in train/history.csv,
-validation on the 10k test images included). Issue 10's acceptance is checked at the end:
+validation included). Issue 10's acceptance is checked at the end:
 int8 >= 0.93, within 0.5 points of the float model, < 1 MB, <= 30 min training.
 """
 from __future__ import annotations
@@ -76,9 +76,10 @@ def test_eval_set(run_dir: Path, recipe, work: Path) -> Path:
     from edgecv.data import load_dataset
 
     data_dir = DATA_DIR
-    val = recipe.data.val
-    if val is not None and val.format == "idx" and val.path is not None:
-        data_dir = Path(val.path)  # the folder the recipe read (it may point elsewhere)
+    for spec in (recipe.data.test, recipe.data.val):
+        if spec is not None and spec.format == "idx" and spec.path is not None:
+            data_dir = Path(spec.path)  # the folder the recipe read (it may point elsewhere)
+            break
     test = load_dataset({"format": "idx", "path": str(data_dir), "split": "t10k"},
                         task="classification")
     if len(test) != TEST_IMAGES:

@@ -29,10 +29,12 @@ def _benchmark_module():
 @needs_data  # the recipe's absolute data path must exist for it to validate
 def test_recipe_trains_on_train_and_scores_the_whole_test_split():
     recipe = edgecv.load_recipe(RECIPE)
-    train, val = recipe.data.train, recipe.data.val
+    train, test = recipe.data.train, recipe.data.test
     assert (train.format, train.split, train.limit) == ("idx", "train", None)
-    # The workflow benches data.val: it must be every t10k image, not a sample.
-    assert (val.format, val.split, val.limit) == ("idx", "t10k", None)
+    # Best epochs are chosen on a split of the training images, never on the test set...
+    assert recipe.data.val is None and recipe.data.val_split == 0.05
+    # ... and the workflow benches data.test: every t10k image, not a sample.
+    assert (test.format, test.split, test.limit) == ("idx", "t10k", None)
     assert recipe.bench.samples is None
     assert recipe.qat is not None and "int8" in recipe.export.formats
     # Issue 10's targets as gates; the size limit (< 1 MB) binds the int8 file only.
@@ -45,7 +47,7 @@ def test_recipe_datasets_are_the_published_splits():
 
     recipe = edgecv.load_recipe(RECIPE)
     train = load_dataset(recipe.data.train, task="classification")
-    test = load_dataset(recipe.data.val, task="classification")
+    test = load_dataset(recipe.data.test, task="classification")
     assert (len(train), len(test)) == (60_000, 10_000)
     assert train.class_names[:2] == ["T-shirt/top", "Trouser"] and train.class_names[-1] == "Ankle boot"
     # Fashion-MNIST is balanced: 6,000 training and 1,000 test images per class.
