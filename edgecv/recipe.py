@@ -16,8 +16,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgecv.bench.gates import GATES as _GATES
+from edgecv.bench.gates import check_gate_names
 from edgecv.bench.runner import DELEGATES
-from edgecv.errors import RecipeError
+from edgecv.data.normalize import RESIZE_MODES
+from edgecv.errors import BenchError, RecipeError
 from edgecv.export.formats import FORMATS as _FORMATS
 from edgecv.registry import suggest
 
@@ -81,7 +83,7 @@ class DataSpec(Strict):
     cache: bool = False
     # How images reach the model size: stretch each axis, or letterbox (keep the aspect
     # ratio, pad with grey). Stored in the export metadata: apps must do the same.
-    resize: Literal["stretch", "letterbox"] = "stretch"
+    resize: Literal[RESIZE_MODES] = "stretch"  # type: ignore[valid-type]
 
 
 # ---------------------------------------------------------------- model
@@ -170,16 +172,10 @@ class BenchSpec(Strict):
     @field_validator("gates")
     @classmethod
     def _known_gates(cls, value: dict) -> dict:
-        for name, limit in value.items():
-            if isinstance(limit, dict):
-                if name not in EXPORT_FORMATS:
-                    raise ValueError(f"{name!r} is neither a gate nor an export format"
-                                     f"{suggest(name, GATES + EXPORT_FORMATS)}")
-                for inner in limit:
-                    if inner not in GATES:
-                        raise ValueError(f"{name}: unknown gate {inner!r}{suggest(inner, GATES)}")
-            elif name not in GATES:
-                raise ValueError(f"unknown gate {name!r}{suggest(name, GATES)}")
+        try:
+            check_gate_names(value)     # the same check `edgecv bench --gate` runs
+        except BenchError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
 

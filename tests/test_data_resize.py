@@ -12,7 +12,7 @@ import pytest
 import edgecv  # noqa: F401
 from edgecv.data import eval_arrays, load_dataset, make_pipeline, representative_dataset
 from edgecv.data.dataset import VOID
-from edgecv.data.pipeline import LETTERBOX_FILL
+from edgecv.data.normalize import LETTERBOX_FILL
 from edgecv.errors import DataError
 
 IMAGE_H, IMAGE_W = 20, 40

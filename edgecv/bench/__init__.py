@@ -54,9 +54,10 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
     from edgecv.bench.gates import check_gate_names, evaluate_gates, gates_for
 
     tflite_path = Path(tflite_path)
+    fmt = fmt or format_from_path(tflite_path)
     gates = dict(gates or {})
     check_gate_names(gates)
-    gates = gates_for(gates, fmt or format_from_path(tflite_path))
+    gates = gates_for(gates, fmt)
     if not tflite_path.is_file():
         raise BenchError(f"{tflite_path}: model file not found")
     evalset = read_eval_set(eval_npz) if eval_npz is not None else None
@@ -83,7 +84,7 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
 
     latency = result["latency_ms"]
     entry = {
-        "format": fmt or format_from_path(tflite_path),
+        "format": fmt,
         "path": os.fspath(tflite_path),
         "size_bytes": int(result["size_bytes"]),
         "latency_ms": latency,

@@ -49,21 +49,26 @@ GATES: dict[str, Gate] = {g.name: g for g in (
 
 def check_gate_names(gates: dict) -> None:
     """Keys are gate names, or export format names holding that format's own gates
-    (`{min_metric: 0.9, int8: {max_size_mb: 1}}`)."""
+    (`{min_metric: 0.9, int8: {max_size_mb: 1}}`). The recipe schema checks with this too."""
     from edgecv.export.formats import FORMATS
 
     for name, value in gates.items():
-        if isinstance(value, dict):
-            if name not in FORMATS:
-                raise BenchError(f"gates.{name}: per-format gates need an export format name"
-                                 f"{suggest(name, list(FORMATS))} (formats: {', '.join(FORMATS)})")
-            check_gate_names({f"{inner}": v for inner, v in value.items() if not isinstance(v, dict)})
-            nested = [inner for inner, v in value.items() if isinstance(v, dict)]
-            if nested:
-                raise BenchError(f"gates.{name}.{nested[0]}: per-format gates hold numbers, not mappings")
-        elif name not in GATES:
-            raise BenchError(f"unknown gate {name!r}{suggest(name, list(GATES))} "
-                             f"(gates: {', '.join(GATES)})")
+        if not isinstance(value, dict):
+            _check_gate_name(name, "")
+            continue
+        if name not in FORMATS:
+            raise BenchError(f"gates.{name}: per-format gates need an export format name"
+                             f"{suggest(name, list(FORMATS))} (formats: {', '.join(FORMATS)})")
+        for inner, limit in value.items():
+            if isinstance(limit, dict):
+                raise BenchError(f"gates.{name}.{inner}: per-format gates hold numbers, not mappings")
+            _check_gate_name(inner, f"gates.{name}: ")
+
+
+def _check_gate_name(name: str, where: str) -> None:
+    if name not in GATES:
+        raise BenchError(f"{where}unknown gate {name!r}{suggest(name, list(GATES))} "
+                         f"(gates: {', '.join(GATES)})")
 
 
 def gates_for(gates: dict, fmt: "str | None") -> dict[str, float]:

@@ -118,13 +118,9 @@ def _decode_generated(src: GeneratedSource, task: str, positions: tf.data.Datase
     return positions.batch(GENERATE_CHUNK).map(load, num_parallel_calls=AUTOTUNE).unbatch()
 
 
-RESIZE_MODES = ("stretch", "letterbox")
-LETTERBOX_FILL = 128        # grey, ~0 after normalisation: the padding adds no edges or colours
-
-
 def _check_resize(mode: str) -> str:
-    if mode not in RESIZE_MODES:
-        raise DataError(f"resize: expected one of {', '.join(RESIZE_MODES)}, got {mode!r}")
+    if mode not in norm.RESIZE_MODES:
+        raise DataError(f"resize: expected one of {', '.join(norm.RESIZE_MODES)}, got {mode!r}")
     return mode
 
 
@@ -146,7 +142,7 @@ def _resize(task: str, size: tuple[int, int], mode: str = "stretch") -> Callable
         left = (out_w - new_hw[1]) // 2
         pad = [[top, out_h - new_hw[0] - top], [left, out_w - new_hw[1] - left]]
         image = _resample(image, new_hw)
-        image = tf.pad(image, pad + [[0, 0]], constant_values=LETTERBOX_FILL)
+        image = tf.pad(image, pad + [[0, 0]], constant_values=norm.LETTERBOX_FILL)
         if task == "segmentation":
             target = tf.image.resize(target[..., None], new_hw, method="nearest")[..., 0]
             target = tf.pad(target, pad, constant_values=VOID)

@@ -66,9 +66,10 @@ def segmentation_problem(segmentation, width: int, height: int) -> str | None:
     if isinstance(segmentation, list):
         # Parts with < 3 points are left out by usable_polygons (COCO 2017 has a few, as
         # Detectron2 found); an object with no usable part is a problem.
-        if not usable_polygons(segmentation):
+        polygons = usable_polygons(segmentation)
+        if not polygons:
             return "polygon needs x,y pairs of at least 3 points"
-        for polygon in usable_polygons(segmentation):
+        for polygon in polygons:
             try:
                 xy = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
             except (TypeError, ValueError):
