@@ -2,12 +2,7 @@
 
 Importing edgecv is cheap: TensorFlow is imported only by the functions that need it.
 """
-import os
-
-# tfmot only works with the Keras 2 API (tf_keras); this must be set before TF loads.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-# Keep TensorFlow's C++ start-up chatter out of the user's terminal.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from edgecv import env  # noqa: F401  (first: TF_USE_LEGACY_KERAS before TensorFlow can load)
 
 __version__ = "0.1.0"
 

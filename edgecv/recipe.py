@@ -1,207 +1,37 @@
-"""Recipe schema, YAML loading and `--set a.b=value` overrides.
+"""The recipe: sections assembled from the packages that own them, YAML loading and
+`--set a.b=value` overrides.
 
+Each package owns its section (data/spec.py, models/spec.py, train/spec.py,
+export/spec.py, bench/spec.py) and each task its own (`tasks/<task>/config.py`, under
+the task's name, listed in the task table): this module only puts them together.
 Every problem becomes a RecipeError whose message starts with the key path
 (`train.learing_rate: unknown key; did you mean learning_rate?`).
 """
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable, Literal, Optional, Union
+from typing import Any, Iterable, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError, create_model, field_validator, model_validator
 
-from edgecv.bench.gates import GATES as _GATES
-from edgecv.bench.gates import check_gate_names
-from edgecv.bench.runner import DELEGATES
-from edgecv.data.normalize import RESIZE_MODES
-from edgecv.errors import BenchError, RecipeError
-from edgecv.export.formats import FORMATS as _FORMATS
+from edgecv.bench.spec import BenchSpec
+from edgecv.data.spec import AugmentSpec, DataSpec, DatasetSpec  # noqa: F401  (re-exported)
+from edgecv.errors import RecipeError
+from edgecv.export.spec import ExportSpec
+from edgecv.models.spec import ModelSpec, check_builder
 from edgecv.registry import suggest
+from edgecv.schema import KeyProblem, Strict
+from edgecv.tasks.table import all_tasks, task_names
+from edgecv.train.spec import PruneSpec, QatSpec, TrainSpec
 
-# Format, gate and delegate names come from the tables export/bench use (cheap,
-# TensorFlow-free imports), so the schema never drifts from what they accept.
-TASKS = ("classification", "detection", "segmentation")
-EXPORT_FORMATS = tuple(_FORMATS)
-GATES = tuple(_GATES)
-
-
-class Strict(BaseModel):
-    """Base for every recipe section: unknown keys are errors, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+TASKS = task_names()
 
 
-# ---------------------------------------------------------------- data
-class AugmentSpec(Strict):
-    flip: bool = False                                  # horizontal
-    vflip: bool = False
-    crop: float = Field(0.0, ge=0.0, lt=1.0)            # max fraction cut away by random resized crop
-    rotate: float = Field(0.0, ge=0.0, le=180.0)        # max degrees either way
-    shear: float = Field(0.0, ge=0.0, lt=1.0)
-    color: float = Field(0.0, ge=0.0, le=1.0)           # brightness/contrast/saturation jitter strength
-    pca_color: float = Field(0.0, ge=0.0, le=1.0)       # AlexNet-style PCA lighting noise
-
-
-class DatasetSpec(Strict):
-    """One dataset; which fields are required depends on `format` (see edgecv.data)."""
-
-    format: str
-    path: Optional[Path] = None
-    images: Optional[Path] = None
-    annotations: Optional[Path] = None
-    masks: Optional[Path] = None
-    split: Optional[str] = None
-    classes: Optional[list[str]] = None
-    samples: Optional[int] = Field(None, gt=0)
-    seed: int = 0
-    limit: Optional[int] = Field(None, gt=0)            # use at most this many samples
-
-    @field_validator("classes")
-    @classmethod
-    def _unique_classes(cls, value: Optional[list[str]]) -> Optional[list[str]]:
-        if value is not None:
-            if not value:
-                raise ValueError("must name at least one class")
-            dupes = sorted({c for c in value if value.count(c) > 1})
-            if dupes:
-                raise ValueError(f"duplicate class names {dupes}")
-        return value
-
-
-class DataSpec(Strict):
-    train: DatasetSpec
-    val: Optional[DatasetSpec] = None
-    test: Optional[DatasetSpec] = None
-    val_split: float = Field(0.2, gt=0.0, lt=1.0)       # used only when `val` is absent
-    batch_size: int = Field(32, gt=0)
-    augment: AugmentSpec = AugmentSpec()
-    cache: bool = False
-    # How images reach the model size: stretch each axis, or letterbox (keep the aspect
-    # ratio, pad with grey). Stored in the export metadata: apps must do the same.
-    resize: Literal[RESIZE_MODES] = "stretch"  # type: ignore[valid-type]
-
-
-# ---------------------------------------------------------------- model
-class ModelSpec(Strict):
-    """`arch` plus the builder's own keyword arguments (checked against its signature)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    arch: str
-    input_shape: tuple[int, int, int] = (224, 224, 3)
-    num_classes: Optional[int] = Field(None, gt=0)      # default: from the data
-    alpha: Optional[float] = Field(None, gt=0.0, le=4.0)
-    bn_momentum: float = Field(0.9, gt=0.0, lt=1.0)     # tf_keras' 0.999 stays cold on short runs
-    init_from: Optional[Path] = None
-    freeze: Optional[str] = None                        # "backbone" or a layer name
-
-    @field_validator("input_shape")
-    @classmethod
-    def _shape(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
-        height, width, channels = value
-        if height < 8 or width < 8:
-            raise ValueError(f"height and width must be >= 8, got {list(value)}")
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels}")
-        return value
-
-    def builder_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for the model builder (everything but edgecv's own keys)."""
-        own = {"arch", "bn_momentum", "init_from", "freeze"}
-        return {k: v for k, v in self.model_dump().items() if k not in own and v is not None}
-
-
-# ---------------------------------------------------------------- stages
-class StageSpec(Strict):
-    epochs: int = Field(1, ge=1)
-    optimizer: Literal["adam", "sgd", "adamw"] = "adam"
-    learning_rate: float = Field(1e-3, gt=0.0, le=10.0)
-    schedule: Literal["constant", "step", "cosine"] = "cosine"
-    warmup_epochs: float = Field(0.0, ge=0.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)        # sgd only
-    weight_decay: float = Field(0.0, ge=0.0)
-    early_stopping: Optional[int] = Field(None, ge=1)   # patience in epochs
-    steps_per_epoch: Optional[int] = Field(None, ge=1)
-
-
-class TrainSpec(StageSpec):
-    epochs: int = Field(10, ge=1)
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
-
-
-class PruneSpec(StageSpec):
-    target_sparsity: float = Field(0.5, gt=0.0, lt=1.0)
-    sparsity_schedule: Literal["polynomial", "constant"] = "polynomial"
-    structured: bool = False                            # 2:4 sparsity
-    learning_rate: float = Field(2e-4, gt=0.0, le=10.0)
-
-
-class QatSpec(StageSpec):
-    learning_rate: float = Field(1e-4, gt=0.0, le=10.0)
-
-
-# ---------------------------------------------------------------- export / bench
-class ExportSpec(Strict):
-    formats: list[Literal[EXPORT_FORMATS]] = ["float32", "int8"]  # type: ignore[valid-type]
-    calibration_samples: int = Field(200, gt=0)
-    io_type: Literal["uint8", "int8"] = "uint8"
-
-    @field_validator("formats")
-    @classmethod
-    def _non_empty(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("name at least one format")
-        return list(dict.fromkeys(value))
-
-
-class BenchSpec(Strict):
-    runs: int = Field(50, gt=0)
-    warmup: int = Field(5, ge=0)
-    threads: Optional[int] = Field(None, gt=0)
-    delegate: Literal[DELEGATES] = "auto"  # type: ignore[valid-type]
-    samples: Optional[int] = Field(None, gt=0)          # eval samples; default: the whole val set
-    # {gate: limit} for every format, and {format: {gate: limit}} for one format only,
-    # e.g. {max_accuracy_drop: 0.01, int8: {max_size_mb: 1.0}}.
-    gates: dict[str, Union[float, dict[str, float]]] = {}
-
-    @field_validator("gates")
-    @classmethod
-    def _known_gates(cls, value: dict) -> dict:
-        try:
-            check_gate_names(value)     # the same check `edgecv bench --gate` runs
-        except BenchError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-
-# ---------------------------------------------------------------- task options
-class DetectionSpec(Strict):
-    """YOLO settings; anchors are (width, height) in input pixels, or `auto` (k-means)."""
-
-    anchors: Union[Literal["auto"], list[tuple[float, float]]] = "auto"
-    anchors_per_scale: int = Field(3, ge=1, le=9)
-    lambda_coord: float = Field(1.0, ge=0.0)                 # BCE xy: 5 (the YOLOv1 value) trains slower
-    lambda_noobj: float = Field(0.5, ge=0.0)
-    lambda_obj: float = Field(1.0, ge=0.0)
-    lambda_class: float = Field(1.0, ge=0.0)
-    ignore_threshold: float = Field(0.5, gt=0.0, lt=1.0)
-    score_threshold: float = Field(0.001, ge=0.0, lt=1.0)   # for mAP; apps raise it
-    iou_threshold: float = Field(0.45, gt=0.0, le=1.0)
-    max_detections: int = Field(100, gt=0)
-    max_boxes: int = Field(20, gt=0)                         # padding per image in the pipeline
-
-
-class SegmentationSpec(Strict):
-    loss: Literal["ce", "dice", "ce+dice"] = "ce+dice"
-    class_weights: Union[Literal["auto"], list[float], None] = None
-
-
-class Recipe(Strict):
+class _RecipeBase(Strict):
     name: str
     task: Literal[TASKS]  # type: ignore[valid-type]
     seed: int = 0
@@ -212,8 +42,6 @@ class Recipe(Strict):
     qat: Optional[QatSpec] = None
     export: ExportSpec = ExportSpec()
     bench: BenchSpec = BenchSpec()
-    detection: Optional[DetectionSpec] = None       # task options; defaults when absent
-    segmentation: Optional[SegmentationSpec] = None
 
     @field_validator("name")
     @classmethod
@@ -223,8 +51,8 @@ class Recipe(Strict):
         return value
 
     @model_validator(mode="after")
-    def _model_matches_registry(self) -> "Recipe":
-        _check_builder(self.model)
+    def _model_matches_registry(self) -> "_RecipeBase":
+        check_builder(self.model)    # the arch is registered and takes every extra key
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,27 +64,17 @@ class Recipe(Strict):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _check_builder(model: ModelSpec) -> None:
-    """The arch must be registered and every extra key a parameter of its builder."""
-    from edgecv.models import MODELS  # registering builders does not import TensorFlow
-
-    if model.arch not in MODELS:
-        raise _KeyProblem(("model", "arch"), f"unknown model {model.arch!r}{suggest(model.arch, MODELS.names())}")
-    params = inspect.signature(MODELS.get(model.arch)).parameters
-    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    for key in model.builder_kwargs():
-        if key not in params and not accepts_any:
-            allowed = [p for p in params if p not in ("input_shape", "num_classes")]
-            raise _KeyProblem(("model", key), f"{model.arch} has no argument {key!r}{suggest(key, allowed)}")
+# Task options, one optional section per task that has any, named like the task
+# (`detection:`, `segmentation:`); defaults when absent.
+Recipe = create_model(
+    "Recipe", __base__=_RecipeBase, __module__=__name__,
+    **{info.name: (Optional[info.load_config()], None) for info in all_tasks() if info.config},
+)
 
 
-class _KeyProblem(ValueError):
-    """A validation problem that knows its own key path."""
-
-    def __init__(self, loc: tuple[str, ...], message: str):
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
+def task_section(recipe: Any, task: str) -> Any:
+    """The recipe's own section for `task` (None when absent or the task has none)."""
+    return getattr(recipe, task, None)
 
 
 # ---------------------------------------------------------------- loading
@@ -370,7 +188,7 @@ def _first_problem(exc: ValidationError, raw: dict[str, Any]) -> str:
     error = exc.errors(include_url=False)[0]
     loc = tuple(str(part) for part in error["loc"])
     ctx_error = (error.get("ctx") or {}).get("error")
-    if isinstance(ctx_error, _KeyProblem):
+    if isinstance(ctx_error, KeyProblem):
         return f"{'.'.join(ctx_error.loc)}: {ctx_error.message}"
     path = ".".join(loc) or "recipe"
     kind = error["type"]

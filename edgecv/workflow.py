@@ -65,9 +65,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
         write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
     task = get_task(recipe.task, recipe)
     train_set, val_set = load_splits(recipe, echo)
-    adapt = getattr(task, "adapt_to_data", None)
-    if adapt is not None:  # e.g. detection: `auto` anchors from the training boxes
-        task = adapt(train_set)
+    task = task.adapt_to_data(train_set)    # e.g. detection: `auto` anchors from the training boxes
     class_names = train_set.class_names
     num_classes = recipe.model.num_classes or len(class_names)
 

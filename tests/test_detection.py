@@ -9,10 +9,10 @@ import pytest
 import edgecv  # noqa: F401
 from edgecv.errors import RecipeError
 from edgecv.tasks.detection import DetectionTask, make_task
-from edgecv.tasks.yolo.anchors import group_anchors, kmeans_anchors, mean_best_iou, wh_iou
-from edgecv.tasks.yolo.evaluate import coco_map
-from edgecv.tasks.yolo.postprocess import box_iou, detect, nms, per_class_nms
-from edgecv.tasks.yolo.targets import HeadLayout, encode_targets, split_target, targets_to_logits
+from edgecv.tasks.detection.anchors import group_anchors, kmeans_anchors, mean_best_iou, wh_iou
+from edgecv.tasks.detection.evaluate import coco_map
+from edgecv.tasks.detection.postprocess import box_iou, detect, nms, per_class_nms
+from edgecv.tasks.detection.targets import HeadLayout, encode_targets, split_target, targets_to_logits
 
 INPUT_HW = (64, 64)
 # Two heads like tiny_yolo_v3 at 64 px: stride 32 (2x2) and stride 16 (4x4).
@@ -189,7 +189,7 @@ def test_task_from_metadata_scores_perfect_heads_as_one(tmp_path):
     assert set(result["per_class"]) == {"circle", "square", "star"}
 
     x = np.zeros((2, 64, 64, 3), np.uint8)
-    paths = task.write_samples(tmp_path, x, outputs, truth, ["circle", "square", "star"])
+    paths = task.write_examples(tmp_path, x, outputs, truth, ["circle", "square", "star"])
     import cv2
 
     assert [p.name for p in paths] == ["detection_00.png", "detection_01.png"]
@@ -206,8 +206,8 @@ def test_task_without_anchors_says_what_is_missing():
 def _one_box_loss(anchors, spec=None):
     import tensorflow as tf
 
-    from edgecv.recipe import DetectionSpec
-    from edgecv.tasks.yolo.loss import make_loss
+    from edgecv.tasks.detection.config import DetectionSpec
+    from edgecv.tasks.detection.loss import make_loss
 
     head = HeadLayout(1, 1, anchors)
     target = encode_targets(np.array([[[0.25, 0.25, 0.75, 0.75]]]), np.array([[0]]), [head], INPUT_HW)[0]
@@ -218,7 +218,7 @@ def _one_box_loss(anchors, spec=None):
 
 
 def test_loss_hand_value_with_default_weights():
-    from edgecv.recipe import DetectionSpec
+    from edgecv.tasks.detection.config import DetectionSpec
 
     # Defaults: lambda_coord 1 -> coordinates 1.75 * 2 ln 2, + objectness ln 2 + class ln 2
     # + lambda_noobj 0.5 * ln 2 for the (8, 8) anchor = 6 ln 2.
@@ -268,7 +268,7 @@ def test_prepare_feeds_keras_fit_with_one_target_per_head():
     fine = keras.layers.Conv2D(3 * 10, 1, name="fine")(features)
     coarse = keras.layers.Conv2D(3 * 10, 1, name="coarse")(keras.layers.MaxPooling2D()(features))
     model = keras.Model(inputs, [coarse, fine])
-    task = DetectionTask(input_shape=(64, 64, 3)).resolve_anchors(data, model)
+    task = DetectionTask(input_shape=(64, 64, 3)).adapt_to_data(data, model)
     assert [len(g) for g in task.anchor_groups] == [3, 3] and task.anchor_fit > 0.8
     pipeline = task.prepare(make_pipeline(data, input_shape=(64, 64, 3), batch_size=8, training=False), model)
     _, targets = pipeline.element_spec
@@ -285,7 +285,7 @@ def test_prepare_feeds_keras_fit_with_one_target_per_head():
 def test_anchors_command_prints_kmeans_anchors(tmp_path):
     from click.testing import CliRunner
 
-    from edgecv.tasks.detection_commands import anchors_command
+    from edgecv.tasks.detection.commands import anchors_command
 
     spec = tmp_path / "shapes.yaml"
     spec.write_text("format: synthetic_shapes\nsamples: 60\n")
@@ -305,8 +305,8 @@ def test_loss_finds_the_head_when_the_grid_is_unknown():
     """Augmented images can reach the model without a static height and width."""
     import tensorflow as tf
 
-    from edgecv.recipe import DetectionSpec
-    from edgecv.tasks.yolo.loss import make_loss
+    from edgecv.tasks.detection.config import DetectionSpec
+    from edgecv.tasks.detection.loss import make_loss
 
     spec = DetectionSpec(max_boxes=4)
     targets = encode_targets(BOXES, CLASSES, HEADS, INPUT_HW, max_boxes=spec.max_boxes)

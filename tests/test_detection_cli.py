@@ -3,7 +3,7 @@
 Needs every package's piece: the coco reader and detection pipeline (data), tiny_yolo_v3
 (models), run_stages (train), QAT (optimize), int8 export with the detection metadata
 (export), the LiteRT bench scoring detection through this task (bench) and the workflow
-wiring (`task.resolve_anchors`, `task.export_metadata`, `task.write_samples`).
+wiring (`task.adapt_to_data`, `task.export_metadata`, `task.write_examples`).
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def test_in_graph_postprocess_matches_numpy_decoding(detector, tmp_path):
 
     from edgecv.export import export_model, inspect_tflite
     from edgecv.export.detection_graph import with_postprocess
-    from edgecv.tasks.yolo.postprocess import detect
+    from edgecv.tasks.detection.postprocess import detect
 
     wrapped = with_postprocess(detector, ANCHORS, num_classes=3, score_threshold=0.05,
                                iou_threshold=0.45, max_detections=20)

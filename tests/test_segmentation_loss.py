@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from edgecv.errors import RecipeError
-from edgecv.recipe import DatasetSpec, SegmentationSpec
+from edgecv.data.spec import DatasetSpec
+from edgecv.tasks.segmentation.config import SegmentationSpec
 from edgecv.tasks.segmentation import auto_class_weights, make_task
 
 # Two pixels, two classes: pixel A is class 0 scored [0.8, 0.2], pixel B class 1 scored [0.4, 0.6].
@@ -25,7 +26,7 @@ DICE_WEIGHTED = 1 - (1 * DICE_0 + 3 * DICE_1) / 4
 
 
 def loss_value(kind, weights=None, y_true=Y_TRUE, y_pred=Y_PRED) -> float:
-    from edgecv.tasks.segmentation_keras import SegmentationLoss
+    from edgecv.tasks.segmentation.training import SegmentationLoss
 
     return float(SegmentationLoss(kind, weights)(y_true, y_pred))
 
@@ -54,7 +55,7 @@ def test_perfect_prediction_has_near_zero_loss_and_void_pixels_do_not_count():
 def test_loss_errors_name_the_recipe_key():
     with pytest.raises(RecipeError, match=r"segmentation.class_weights: 3 weights given for a model with 2 classes"):
         loss_value("ce", [1.0, 1.0, 1.0])
-    from edgecv.tasks.segmentation_keras import SegmentationLoss
+    from edgecv.tasks.segmentation.training import SegmentationLoss
 
     with pytest.raises(RecipeError, match=r"segmentation.loss: unknown loss 'focal'"):
         SegmentationLoss("focal")

@@ -9,7 +9,7 @@ import pytest
 
 from edgecv.tasks import get_task
 from edgecv.tasks.segmentation import decode_masks
-from edgecv.tasks.segmentation_metrics import (
+from edgecv.tasks.segmentation.metrics import (
     confusion_matrix,
     dice_per_class,
     inverse_frequency_weights,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgecv.tasks.segmentation import write_overlays
-from edgecv.tasks.segmentation_overlay import ALPHA, LABEL_HEIGHT, palette
+from edgecv.tasks.segmentation.draw import ALPHA, LABEL_HEIGHT, palette
 
 
 def test_palette_is_the_pascal_voc_colour_map_in_bgr():

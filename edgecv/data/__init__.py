@@ -39,7 +39,7 @@ def _validated(values: dict, where: str) -> dict:
     """Type-check a plain dict spec with the recipe's DatasetSpec model."""
     from pydantic import ValidationError
 
-    from edgecv.recipe import DatasetSpec
+    from edgecv.data.spec import DatasetSpec
 
     try:
         return spec_to_dict(DatasetSpec.model_validate(values))

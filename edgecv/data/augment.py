@@ -145,9 +145,14 @@ def pca_lighting(images: tf.Tensor, strength: float, seed, n) -> tf.Tensor:
     return images + offset[:, None, None, :]
 
 
-def augmenter(spec: Any, task: str, input_shape) -> Optional[Callable]:
+def augmenter(spec: Any, kind: Any, input_shape) -> Optional[Callable]:
     """fn(images uint8 [n,H,W,C], targets, seed int64 [2]) -> (images uint8, targets), on a
-    batch (vectorised: one op per step for the whole batch); None if nothing to do."""
+    batch (vectorised: one op per step for the whole batch); None if nothing to do.
+    `kind` (an edgecv.data.targets kind, or a task name) moves the targets with the images."""
+    if isinstance(kind, str):
+        from edgecv.data.targets import target_kind
+
+        kind = target_kind(kind)
     opts = _options(spec)
     if not any(opts.values()):
         return None
@@ -161,11 +166,7 @@ def augmenter(spec: Any, task: str, input_shape) -> Optional[Callable]:
         if geometric:
             matrix = random_affine(opts, height, width, seeds, n)
             pixels = warp(pixels, matrix, nearest=False, fill=IMAGE_FILL)
-            if task == "segmentation":
-                masks = warp(tf.cast(targets, tf.int32)[..., None], matrix, nearest=True, fill=MASK_FILL)
-                targets = tf.cast(masks[..., 0], targets.dtype)
-            elif task == "detection":
-                targets = transform_boxes(targets[0], targets[1], matrix, height, width)
+            targets = kind.warp(targets, matrix, height, width)
         if opts["color"]:
             pixels = color_jitter(pixels, opts["color"], seeds[5:8], n)
         if opts["pca_color"]:

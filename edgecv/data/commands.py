@@ -61,7 +61,7 @@ def check_command(spec_file: Path, task: str | None) -> None:
 def _attach_anchors() -> None:
     # `data anchors` lives with the detection task (it is YOLO k-means); the module
     # imports only click, so attaching it keeps `edgecv data --help` cheap.
-    from edgecv.tasks.detection_commands import anchors_command
+    from edgecv.tasks.detection.commands import anchors_command
 
     data_group.add_command(anchors_command)
 

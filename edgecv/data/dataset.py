@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from edgecv.errors import DataError
+from edgecv.tasks.table import target_of
 
 VOID = 255      # mask value of unlabelled pixels (see the module docstring)
 
@@ -117,9 +118,10 @@ class Dataset:
     def class_counts(self) -> dict[str, int]:
         """Samples per class (classification) or objects per class (detection)."""
         counts = np.zeros(len(self.class_names), dtype=np.int64)
-        if self.task == "classification" and self.labels is not None:
+        kind = target_of(self.task)
+        if kind == "label" and self.labels is not None:
             counts += np.bincount(self.labels, minlength=len(self.class_names))[: len(counts)]
-        elif self.task == "detection" and getattr(self.source, "classes", None) is not None:
+        elif kind == "boxes" and getattr(self.source, "classes", None) is not None:
             used = self.source.classes[self.indices]
             used = used[used >= 0]
             counts += np.bincount(used, minlength=len(self.class_names))[: len(counts)]
@@ -157,7 +159,7 @@ def split_dataset(ds: Dataset, fraction: float, seed: int = 0) -> tuple[Dataset,
     if n < 2:
         raise DataError(f"{ds.name}: {n} sample(s) cannot be split into train and val")
     rng = np.random.default_rng(seed)
-    labels = ds.labels if ds.task == "classification" else None
+    labels = ds.labels if target_of(ds.task) == "label" else None
     if labels is None:
         order = rng.permutation(n)
         n_val = min(n - 1, max(1, int(round(n * fraction))))

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from edgecv.errors import DataError, RecipeError
 from edgecv.registry import Registry, suggest
 
-# Keys every format accepts (see edgecv.recipe.DatasetSpec).
+# Keys every format accepts (see edgecv.data.spec.DatasetSpec).
 COMMON_KEYS = ("format", "classes", "seed", "limit")
 SPEC_KEYS = ("format", "path", "images", "annotations", "masks", "split", "classes", "samples", "seed", "limit")
 IDX_SPLITS = ("train", "t10k")

@@ -21,8 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from edgecv.data import normalize as norm
-from edgecv.data.images import read_index_mask
-from edgecv.data.dataset import VOID, ArraySource, Dataset, FileSource, GeneratedSource, Problem
+from edgecv.data.dataset import ArraySource, Dataset, FileSource, GeneratedSource, Problem
+from edgecv.data.targets import TargetKind, target_kind
 from edgecv.errors import DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -35,37 +35,15 @@ def _shape3(input_shape) -> tuple[int, int, int]:
 
 
 # ---------------------------------------------------------------- decoding, per source
-def _decode_files(src: FileSource, task: str, positions: tf.data.Dataset, channels: int,
+def _decode_files(src: FileSource, kind: TargetKind, positions: tf.data.Dataset, channels: int,
                   num_classes: int) -> tf.data.Dataset:
     paths = tf.constant(src.paths)
-    labels = None if src.labels is None else tf.constant(src.labels, tf.int32)
-    boxes = None if src.boxes is None else tf.constant(src.boxes, tf.float32)
-    classes = None if src.classes is None else tf.constant(src.classes, tf.int32)
-
-    def mask_array(i):
-        i = int(i)
-        if src.mask_fn is not None:
-            return np.asarray(src.mask_fn(i), dtype=np.uint8)
-        return read_index_mask(src.mask_paths[i])
+    target = kind.from_files(src, num_classes)
 
     def load(i):
         image = tf.io.decode_image(tf.io.read_file(paths[i]), channels=channels,
                                    expand_animations=False, dtype=tf.uint8)
-        if task == "classification":
-            return image, labels[i]
-        if task == "detection":
-            return image, (boxes[i], classes[i])
-        mask = tf.numpy_function(mask_array, [i], tf.uint8, stateful=False)
-        mask.set_shape([None, None])
-        # A mask of another size than its image, or with values past the last class (other
-        # than VOID), is a bad sample: the failed check drops it instead of breaking the loss.
-        known = tf.logical_or(tf.cast(mask, tf.int32) < num_classes, mask == VOID)
-        with tf.control_dependencies([
-            tf.debugging.assert_equal(tf.shape(mask), tf.shape(image)[:2], message="mask size differs from image"),
-            tf.debugging.assert_equal(tf.reduce_all(known), True, message="mask value beyond the class count"),
-        ]):
-            mask = tf.identity(mask)
-        return image, mask
+        return image, target(i, image)
 
     return positions.map(load, num_parallel_calls=AUTOTUNE)
 
@@ -87,33 +65,21 @@ def _decode_arrays(src: ArraySource, positions: tf.data.Dataset, channels: int) 
 GENERATE_CHUNK = 16     # samples drawn per Python call: amortises the numpy_function overhead
 
 
-def _decode_generated(src: GeneratedSource, task: str, positions: tf.data.Dataset,
+def _decode_generated(src: GeneratedSource, kind: TargetKind, positions: tf.data.Dataset,
                       size: tuple[int, int], channels: int) -> tf.data.Dataset:
     h, w = size
     gen = src.generator
-    m = gen.max_objects
 
     def draw(indices):
         samples = [gen.sample(int(i), h, w, channels) for i in indices]
         images = np.stack([image for image, _ in samples])
-        if task == "detection":
-            return images, np.stack([t[0] for _, t in samples]), np.stack([t[1] for _, t in samples])
-        targets = np.stack([np.asarray(t) for _, t in samples])
-        return images, targets.astype(np.int32 if task == "classification" else np.uint8)
+        return [images, *kind.stack_generated([target for _, target in samples])]
 
     def load(indices):
-        if task == "detection":
-            images, boxes, classes = tf.numpy_function(draw, [indices], [tf.uint8, tf.float32, tf.int32],
-                                                       stateful=False)
-            boxes.set_shape([None, m, 4])
-            classes.set_shape([None, m])
-            images.set_shape([None, h, w, channels])
-            return images, (boxes, classes)
-        target_type = tf.int32 if task == "classification" else tf.uint8
-        images, targets = tf.numpy_function(draw, [indices], [tf.uint8, target_type], stateful=False)
+        images, *arrays = tf.numpy_function(draw, [indices], [tf.uint8, *kind.generated_types()],
+                                            stateful=False)
         images.set_shape([None, h, w, channels])
-        targets.set_shape([None] if task == "classification" else [None, h, w])
-        return images, targets
+        return images, kind.unpack_generated(arrays, size, gen.max_objects)
 
     return positions.batch(GENERATE_CHUNK).map(load, num_parallel_calls=AUTOTUNE).unbatch()
 
@@ -124,7 +90,7 @@ def _check_resize(mode: str) -> str:
     return mode
 
 
-def _resize(task: str, size: tuple[int, int], mode: str = "stretch") -> Callable:
+def _resize(kind: TargetKind, size: tuple[int, int], mode: str = "stretch") -> Callable:
     """Bring each sample to the model size.
 
     stretch: scale each axis on its own (normalised boxes are unchanged).
@@ -143,31 +109,17 @@ def _resize(task: str, size: tuple[int, int], mode: str = "stretch") -> Callable
         pad = [[top, out_h - new_hw[0] - top], [left, out_w - new_hw[1] - left]]
         image = _resample(image, new_hw)
         image = tf.pad(image, pad + [[0, 0]], constant_values=norm.LETTERBOX_FILL)
-        if task == "segmentation":
-            target = tf.image.resize(target[..., None], new_hw, method="nearest")[..., 0]
-            target = tf.pad(target, pad, constant_values=VOID)
-        elif task == "detection":
-            boxes, classes = target
-            frame = tf.cast(tf.stack([out_w, out_h, out_w, out_h]), tf.float32)
-            shown = tf.cast(tf.stack([new_hw[1], new_hw[0], new_hw[1], new_hw[0]]), tf.float32)
-            offset = tf.cast(tf.stack([left, top, left, top]), tf.float32)
-            boxes = tf.where(classes[:, None] >= 0, (boxes * shown + offset) / frame, boxes)
-            target = (boxes, classes)
-        return image, target
+        return image, kind.letterbox(target, new_hw, pad, size)
 
     def stretch(image, target):
         if image.shape[0] != out_h or image.shape[1] != out_w:
             image = _resample(image, (out_h, out_w))
-        if task == "segmentation":
-            target = tf.image.resize(target[..., None], size, method="nearest")[..., 0]
-        return image, target
+        return image, kind.stretch(target, size)
 
     def resize(image, target):
         image, target = (fit if mode == "letterbox" else stretch)(image, target)
         image = tf.ensure_shape(image, [out_h, out_w, image.shape[-1]])
-        if task == "segmentation":
-            target = tf.ensure_shape(target, size)
-        return image, target
+        return image, kind.fix_shape(target, size)
 
     return resize
 
@@ -189,15 +141,16 @@ def _fixed_size(ds: Dataset, input_shape, *, shuffle_seed: Optional[int] = None,
         # Shuffling indexes (not images) is cheap and covers the whole set.
         positions = positions.shuffle(len(ds), seed=shuffle_seed, reshuffle_each_iteration=True)
     src = ds.source
+    kind = target_kind(ds.task)
     if isinstance(src, FileSource):
-        elements = _decode_files(src, ds.task, positions, c, len(ds.class_names))
+        elements = _decode_files(src, kind, positions, c, len(ds.class_names))
     elif isinstance(src, ArraySource):
         elements = _decode_arrays(src, positions, c)
     elif isinstance(src, GeneratedSource):
-        elements = _decode_generated(src, ds.task, positions, (h, w), c)
+        elements = _decode_generated(src, kind, positions, (h, w), c)
     else:  # pragma: no cover - a new reader must add its source here
         raise DataError(f"{ds.name}: unknown source type {type(src).__name__}")
-    elements = elements.map(_resize(ds.task, (h, w), resize), num_parallel_calls=AUTOTUNE)
+    elements = elements.map(_resize(kind, (h, w), resize), num_parallel_calls=AUTOTUNE)
     # Safety net for files that pass the indexing probe but fail to decode.
     elements = elements.ignore_errors(log_warning=True)
     if cache:
@@ -207,15 +160,9 @@ def _fixed_size(ds: Dataset, input_shape, *, shuffle_seed: Optional[int] = None,
     return elements
 
 
-def _to_model_inputs(task: str) -> Callable:
+def _to_model_inputs(kind: TargetKind) -> Callable:
     def finish(image, target):
-        x = (tf.cast(image, tf.float32) - norm.MEAN) / norm.STD
-        if task == "classification":
-            return x, tf.cast(target, tf.int32)
-        if task == "segmentation":
-            return x, tf.cast(target, tf.int32)
-        boxes, classes = target
-        return x, {"boxes": boxes, "classes": classes}
+        return (tf.cast(image, tf.float32) - norm.MEAN) / norm.STD, kind.to_model(target)
 
     return finish
 
@@ -232,14 +179,14 @@ def make_pipeline(ds: Dataset, *, input_shape, batch_size: int, training: bool,
     if training and augment is not None:
         from edgecv.data.augment import augmenter
 
-        fn = augmenter(augment, ds.task, _shape3(input_shape))
+        fn = augmenter(augment, target_kind(ds.task), _shape3(input_shape))
         if fn is not None:
             # Augment whole batches (one op per step, not per image): one seed per batch
             # from a seeded stream that changes every epoch.
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
             batches = tf.data.Dataset.zip((batches, seeds)).map(
                 lambda batch, s: fn(batch[0], batch[1], s), num_parallel_calls=AUTOTUNE)
-    batches = batches.map(_to_model_inputs(ds.task), num_parallel_calls=AUTOTUNE)
+    batches = batches.map(_to_model_inputs(target_kind(ds.task)), num_parallel_calls=AUTOTUNE)
     return batches.prefetch(AUTOTUNE)
 
 
@@ -269,21 +216,13 @@ def eval_arrays(ds: Dataset, *, input_shape, limit: Optional[int] = None, resize
     if limit is not None and limit < len(ds):
         ds = ds.subset(np.arange(limit))
     h, w, c = _shape3(input_shape)
+    kind = target_kind(ds.task)
     images, targets = [], []
     for image, target in inference_samples(ds, input_shape, resize).as_numpy_iterator():
         images.append(image)
-        if ds.task == "detection":
-            boxes, classes = target
-            keep = classes >= 0
-            targets.append((boxes[keep].astype(np.float32), classes[keep].astype(np.int32)))
-        else:
-            targets.append(target)
+        targets.append(kind.eval_item(target))
     x = np.stack(images).astype(np.uint8) if images else np.zeros((0, h, w, c), np.uint8)
-    if ds.task == "classification":
-        return x, np.asarray(targets, dtype=np.int32).reshape(-1)
-    if ds.task == "segmentation":
-        return x, (np.stack(targets).astype(np.uint8) if targets else np.zeros((0, h, w), np.uint8))
-    return x, targets
+    return x, kind.collate(targets, (h, w))
 
 
 def drop_undecodable(ds: Dataset, *, channels: int) -> Dataset:
@@ -299,7 +238,7 @@ def drop_undecodable(ds: Dataset, *, channels: int) -> Dataset:
         return ds   # arrays and generated samples cannot fail to decode
     positions = tf.data.Dataset.from_tensor_slices(ds.indices.astype(np.int64))
     # The same decode (and mask checks) training runs, tagged with the sample's position.
-    tagged = tf.data.Dataset.zip((positions, _decode_files(src, ds.task, positions, channels,
+    tagged = tf.data.Dataset.zip((positions, _decode_files(src, target_kind(ds.task), positions, channels,
                                                            len(ds.class_names))))
     decoded = tagged.map(lambda i, sample: i, num_parallel_calls=AUTOTUNE).ignore_errors()
     good = set(int(i) for i in decoded.as_numpy_iterator())

@@ -1,7 +1,7 @@
 """Optional in-graph YOLO post-processing: raw heads -> fixed-size detections, using
 only builtin TFLite ops (NON_MAX_SUPPRESSION_V5, never Flex ops).
 
-The default stays decoding outside the graph (edgecv.tasks.yolo.postprocess, numpy),
+The default stays decoding outside the graph (edgecv.tasks.detection.postprocess, numpy),
 which is exact multilabel per-class NMS and works for int8 files. This variant is for
 float exports to apps that want boxes straight out of the interpreter. It follows the
 same decoding conventions as postprocess.py (channels tx, ty, tw, th, obj, classes;

@@ -8,18 +8,12 @@ from __future__ import annotations
 import inspect
 
 from edgecv.errors import ModelError
-from edgecv.models.zoo import MODELS, TASKS
+from edgecv.models.card import ModelCard, card_from_info
+from edgecv.models.zoo import MODELS
 from edgecv.registry import suggest
 
-# Registration side effects: each module decorates its variants with MODELS.register.
-from edgecv.models import mobilenet  # noqa: E402,F401
-
-for _optional in ("efficientnet", "tiny_yolo", "unet"):
-    try:  # families land one by one; a missing module must not break the others
-        __import__(f"edgecv.models.{_optional}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"edgecv.models.{_optional}":
-            raise
+# Registration side effects: each family module decorates its variants with MODELS.register.
+from edgecv.models import efficientnet, mobilenet, tiny_yolo, unet  # noqa: E402,F401
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -31,6 +25,11 @@ def model_info(name: str) -> dict:
     """Registration info of a model: task, default input_shape, family."""
     entry = MODELS.entry(name)
     return {"name": name, **entry.info}
+
+
+def model_card(name: str) -> ModelCard:
+    """The typed card of a registered model (task, default input, output strides)."""
+    return card_from_info(name, MODELS.entry(name).info)
 
 
 def _check_kwargs(name: str, builder, kwargs: dict) -> dict:
@@ -78,4 +77,4 @@ def model_summary(name: str, **kwargs) -> dict:
             "params": int(model.count_params()), "macs": int(count_macs(model))}
 
 
-__all__ = ["MODELS", "TASKS", "create_model", "list_models", "model_info", "model_summary"]
+__all__ = ["MODELS", "ModelCard", "create_model", "list_models", "model_card", "model_info", "model_summary"]

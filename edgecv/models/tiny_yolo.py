@@ -77,7 +77,8 @@ def _check(model, input_shape, num_classes, num_anchors, activation, backbone, a
     return shape, num_classes, num_anchors, alpha
 
 
-@MODELS.register("tiny_yolo_v2", task="detection", input_shape=(416, 416, 3), family="tiny_yolo")
+@MODELS.register("tiny_yolo_v2", task="detection", input_shape=(416, 416, 3), family="tiny_yolo",
+                 output_strides=(32,), feature_strides=(32,))
 def tiny_yolo_v2(*, input_shape=(416, 416, 3), num_classes: int = 80, include_top: bool = True,
                  num_anchors: int = 5, activation: str = "leaky", backbone: str = "darknet",
                  alpha: float = 1.0):
@@ -100,7 +101,8 @@ def tiny_yolo_v2(*, input_shape=(416, 416, 3), num_classes: int = 80, include_to
     return Model(inputs, out, name="tiny_yolo_v2")
 
 
-@MODELS.register("tiny_yolo_v3", task="detection", input_shape=(416, 416, 3), family="tiny_yolo")
+@MODELS.register("tiny_yolo_v3", task="detection", input_shape=(416, 416, 3), family="tiny_yolo",
+                 output_strides=(32, 16), feature_strides=(16, 32))
 def tiny_yolo_v3(*, input_shape=(416, 416, 3), num_classes: int = 80, include_top: bool = True,
                  num_anchors: int = 3, activation: str = "leaky", backbone: str = "darknet",
                  alpha: float = 1.0):

@@ -6,11 +6,9 @@ from collections.abc import Sequence
 from edgecv.errors import ModelError
 from edgecv.registry import Registry
 
-# name -> builder; info: task ("classification" | "detection" | "segmentation"),
-# input_shape (the published default), family.
+# name -> builder; info: task (the task its top serves), input_shape (the published
+# default), family, and for grid outputs output_strides / feature_strides (see card.py).
 MODELS = Registry("model", ModelError)
-
-TASKS = ("classification", "detection", "segmentation")
 
 
 def check_input_shape(model: str, input_shape: Sequence[int], *, multiple: int = 1,

@@ -114,7 +114,7 @@ def layer_sparsity(model, layer_names: list[str] | None = None, *, structured: b
     """Per prunable layer: weights, zeros and achieved sparsity of its prunable kernels."""
     import numpy as np
 
-    from edgecv.train.transfer import walk_layers
+    from edgecv.models.layers import walk_layers
 
     report = {}
     for layer in walk_layers(model):

@@ -15,9 +15,7 @@ This module imports TensorFlow and tfmot: import it only when QAT is wanted.
 """
 from __future__ import annotations
 
-import contextlib
 
-import edgecv  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from edgecv.errors import ModelError
 
 try:

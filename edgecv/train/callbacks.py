@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import edgecv  # noqa: F401
 import tensorflow as tf
 import tf_keras as keras
 

@@ -73,7 +73,6 @@ def get_strategy() -> StrategyInfo:
     global _CACHED
     if _CACHED is not None:
         return _CACHED
-    import edgecv  # noqa: F401
     import tensorflow as tf
 
     num_workers, worker_index, is_chief = cluster_from_env()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import edgecv  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 

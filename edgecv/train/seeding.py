@@ -13,7 +13,6 @@ def seed_everything(seed: int) -> None:
     Call before the model is built: initial weights come from these seeds.
     Determinism is process-wide and cannot be switched off again once enabled.
     """
-    import edgecv  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
     import tensorflow as tf
     import tf_keras as keras
 

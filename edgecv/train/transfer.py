@@ -2,25 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-import edgecv  # noqa: F401
 import tf_keras as keras
 
 from edgecv.errors import ModelError
+from edgecv.models.layers import walk_layers
 
 MODEL_FILES = ("model.keras", "model.h5")
-
-
-def walk_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
-    """Every layer, descending into nested models and wrappers (pruning/QAT)."""
-    for layer in model.layers:
-        yield layer
-        inner = getattr(layer, "layer", None)
-        if isinstance(inner, keras.layers.Layer):
-            yield inner
-        if isinstance(layer, keras.Model):
-            yield from walk_layers(layer)
 
 
 def set_bn_momentum(model: keras.Model, momentum: float) -> int:

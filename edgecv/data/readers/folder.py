@@ -1,7 +1,6 @@
 """`folder`: DIR/<class name>/<images>, classes from the sub-folder names (sorted)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 

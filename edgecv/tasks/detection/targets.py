@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from edgecv.tasks.yolo.anchors import wh_iou
+from edgecv.tasks.detection.anchors import wh_iou
 
 CELL_VALUES = 6
 

@@ -1,4 +1,4 @@
-"""The YOLOv3 loss for one head, in TensorFlow (targets from edgecv.tasks.yolo.targets).
+"""The YOLOv3 loss for one head, in TensorFlow (targets from edgecv.tasks.detection.targets).
 
 Per anchor of every cell, summed over the image, averaged over the batch by Keras:
 - coordinates (responsible anchors only, weighted by 2 - w*h so small boxes count):
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from edgecv.tasks.yolo.targets import CELL_VALUES, HeadLayout
+from edgecv.tasks.detection.targets import CELL_VALUES, HeadLayout
 
 
 def make_loss(heads: Sequence[HeadLayout], input_hw: Sequence[int], num_classes: Optional[int], spec):

@@ -2,7 +2,7 @@
 
 Imported only when a segmentation model is trained (it imports TensorFlow).
 The metrics accumulate the same pixel confusion matrix as
-`segmentation_metrics.confusion_matrix` and reduce it with the same rules, so
+`metrics.confusion_matrix` and reduce it with the same rules, so
 `val_mean_iou` in the training history equals the numpy mIoU on the same
 predictions. Labels outside `[0, classes)` are ignored by loss and metrics alike.
 
@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import edgecv  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 
 from edgecv.errors import RecipeError
+from edgecv.tasks.segmentation.config import LOSS_KINDS
 
-LOSS_KINDS = ("ce", "dice", "ce+dice")
 DICE_SMOOTH = 1.0   # keeps Dice defined (= 1) for a class absent from truth and prediction
 
 

@@ -5,11 +5,11 @@
   a list (one per class, background first) or `auto` = inverse pixel frequency
   of the training masks, computed in `loss(recipe)` from up to
   AUTO_WEIGHT_SAMPLES training samples.
-- Metrics: one definition in numpy (`segmentation_metrics`) that the Keras
-  metrics (`segmentation_keras`) reproduce; see that module for how classes
+- Metrics: one definition in numpy (`metrics.py`) that the Keras
+  metrics (`training.py`) reproduce; see that module for how classes
   absent from both truth and prediction are treated (excluded from the mean).
 - Decoding: `decode_masks` (argmax); `write_overlays` draws predictions next to
-  the ground truth (`segmentation_overlay`).
+  the ground truth (`draw.py`).
 
 TensorFlow and OpenCV are imported only inside the methods that need them, so
 the bench harness can score with this module on a machine without them.
@@ -23,7 +23,8 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from edgecv.errors import RecipeError
-from edgecv.tasks.segmentation_metrics import (  # noqa: F401  (re-exported: the one metric definition)
+from edgecv.tasks.base import Task
+from edgecv.tasks.segmentation.metrics import (  # noqa: F401  (re-exported: the one metric definition)
     confusion_matrix,
     dice_per_class,
     inverse_frequency_weights,
@@ -38,7 +39,7 @@ AUTO_WEIGHT_SAMPLES = 512   # training masks read to estimate class frequencies 
 
 
 @dataclass(frozen=True)
-class SegmentationTask:
+class SegmentationTask(Task):
     name: str = "segmentation"
     monitor: str = "val_mean_iou"
     mode: str = "max"
@@ -47,7 +48,7 @@ class SegmentationTask:
     num_classes: Optional[int] = None                          # known from recipe; else from the model output
 
     def loss(self, recipe: Any):
-        from edgecv.tasks.segmentation_keras import SegmentationLoss
+        from edgecv.tasks.segmentation.training import SegmentationLoss
 
         weights = self.class_weights
         if weights == "auto":
@@ -55,23 +56,14 @@ class SegmentationTask:
         return SegmentationLoss(self.loss_kind, weights)
 
     def metrics(self) -> list:
-        from edgecv.tasks.segmentation_keras import MeanIoU, PixelAccuracy
+        from edgecv.tasks.segmentation.training import MeanIoU, PixelAccuracy
 
         return [MeanIoU(num_classes=self.num_classes), PixelAccuracy(num_classes=self.num_classes)]
-
-    def prepare(self, dataset: Any, model: Any) -> Any:
-        return dataset   # the pipeline already yields (x, int32 mask [B, H, W])
 
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict:
         return segmentation_scores(_first(outputs), np.asarray(targets), class_names)
 
-    def decode(self, outputs: Any) -> np.ndarray:
-        return decode_masks(outputs)
-
-    def write_examples(self, run_dir, x_uint8, outputs, masks, class_names) -> list[Path]:
-        return self.write_overlays(run_dir, x_uint8, outputs, masks, class_names)
-
-    def write_overlays(self, run_dir, x_uint8, outputs, masks, class_names, **kwargs) -> list[Path]:
+    def write_examples(self, run_dir, x_uint8, outputs, masks, class_names, **kwargs) -> list[Path]:
         return write_overlays(run_dir, x_uint8, outputs, masks, class_names, **kwargs)
 
 
@@ -133,8 +125,8 @@ def decode_masks(outputs: Any) -> np.ndarray:
 
 
 def write_overlays(run_dir, x_uint8, outputs, masks, class_names, **kwargs) -> list[Path]:
-    """Coloured prediction-vs-truth images under `run_dir/overlays/` (see segmentation_overlay)."""
-    from edgecv.tasks.segmentation_overlay import write_overlays as _write
+    """Coloured prediction-vs-truth images under `run_dir/overlays/` (see draw.py)."""
+    from edgecv.tasks.segmentation.draw import write_overlays as _write
 
     return _write(run_dir, x_uint8, decode_masks(outputs), masks, class_names, **kwargs)
 

@@ -1,7 +1,7 @@
 """Detection: Tiny-YOLO targets, loss, decoding, per-class NMS and COCO mAP.
 
 The model emits raw heads `(N, GH, GW, A * (5 + C))` (docs/ARCHITECTURE.md); all
-YOLO logic lives here and in `edgecv.tasks.yolo`:
+YOLO logic lives here and in `edgecv.tasks.detection`:
 - `prepare` encodes the pipeline's padded boxes into one target per head;
 - `loss` is the YOLOv3 loss with the recipe's `detection:` weights;
 - `score` decodes (numpy), runs per-class NMS and reports pycocotools mAP@0.5
@@ -9,7 +9,7 @@ YOLO logic lives here and in `edgecv.tasks.yolo`:
 
 Anchors are `(w, h)` in input pixels, grouped per head with the finest grid first.
 `detection.anchors: auto` is resolved from the training boxes by k-means:
-`task = task.resolve_anchors(train_set)` before `prepare`/`loss` (the workflow
+`task = task.adapt_to_data(train_set)` before `prepare`/`loss` (the workflow
 does it right after loading the data). `export_metadata()` gives what a .tflite
 file must carry so that `make_task(metadata)` can decode without the recipe.
 """
@@ -21,19 +21,20 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from edgecv.errors import BenchError, DataError, RecipeError
-from edgecv.recipe import DetectionSpec
-from edgecv.tasks.yolo import postprocess
-from edgecv.tasks.yolo.anchors import group_anchors, kmeans_anchors, mean_best_iou
+from edgecv.tasks.base import Task
+from edgecv.tasks.detection.config import DetectionSpec
+from edgecv.tasks.detection import postprocess
+from edgecv.tasks.detection.anchors import group_anchors, kmeans_anchors, mean_best_iou
 
 ANCHOR_SAMPLES = 2000      # training images read for `anchors: auto`
-SAMPLE_IMAGES = 8          # images drawn by write_samples
+SAMPLE_IMAGES = 8          # images drawn by write_examples
 DISPLAY_SCORE = 0.3        # drawn detections: the mAP threshold (0.001) would draw noise
 
 AnchorGroups = tuple[tuple[tuple[float, float], ...], ...]
 
 
 @dataclass
-class DetectionTask:
+class DetectionTask(Task):
     spec: DetectionSpec = field(default_factory=DetectionSpec)
     input_shape: Optional[tuple[int, int, int]] = None
     anchor_groups: Optional[AnchorGroups] = None     # finest head first; None until resolved
@@ -48,7 +49,7 @@ class DetectionTask:
 
     # ------------------------------------------------------------ training
     def loss(self, recipe: Any = None):
-        from edgecv.tasks.yolo.loss import make_loss
+        from edgecv.tasks.detection.loss import make_loss
 
         return make_loss(self.head_layouts(), self._input_hw(), self._num_classes(recipe), self.spec)
 
@@ -59,7 +60,7 @@ class DetectionTask:
         """(x, {"boxes", "classes"}) batches -> (x, target per head) in the model's output order."""
         import tensorflow as tf
 
-        from edgecv.tasks.yolo.targets import encode_targets
+        from edgecv.tasks.detection.targets import encode_targets
 
         heads = self.head_layouts(model)
         input_hw = self._input_hw()
@@ -94,16 +95,16 @@ class DetectionTask:
             raise BenchError(f"detection outputs do not match the anchors: {exc}") from None
 
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict:
-        from edgecv.tasks.yolo.evaluate import coco_map
+        from edgecv.tasks.detection.evaluate import coco_map
 
         detections = self.detect(outputs, len(class_names))
         result = coco_map(detections, list(targets), list(class_names), image_size=self._input_hw(),
                           max_detections=self.spec.max_detections)
         return {"metric": "mAP50", "value": result["map50"], **result}
 
-    def write_samples(self, run_dir, x_uint8, outputs, targets, class_names, *, limit: int = SAMPLE_IMAGES):
+    def write_examples(self, run_dir, x_uint8, outputs, targets, class_names, *, limit: int = SAMPLE_IMAGES):
         """Images with truth (green) and detections scoring >= DISPLAY_SCORE under run_dir/samples/."""
-        from edgecv.tasks.yolo.drawing import write_sample_images
+        from edgecv.tasks.detection.draw import write_sample_images
 
         count = min(limit, len(x_uint8))
         outputs = [np.asarray(o)[:count] for o in outputs]
@@ -111,15 +112,8 @@ class DetectionTask:
         return write_sample_images(run_dir, np.asarray(x_uint8)[:count], detections, list(targets)[:count],
                                    class_names, limit=count)
 
-    # ------------------------------------------------------------ workflow hooks (edgecv.tasks.Task)
-    def adapt_to_data(self, train_set: Any) -> "DetectionTask":
-        return self.resolve_anchors(train_set)
-
-    def write_examples(self, run_dir, x_uint8, outputs, targets, class_names):
-        return self.write_samples(run_dir, x_uint8, outputs, targets, class_names)
-
     # ------------------------------------------------------------ anchors and heads
-    def resolve_anchors(self, train_set: Any, model: Any = None) -> "DetectionTask":
+    def adapt_to_data(self, train_set: Any, model: Any = None) -> "DetectionTask":
         """Fix `auto` anchors by k-means on the training boxes (anchors_per_scale x heads of
         them); returns self when the anchors are already known."""
         if self.anchor_groups is not None:
@@ -137,7 +131,7 @@ class DetectionTask:
 
     def head_layouts(self, model: Any = None) -> list:
         """One HeadLayout per model output, in the model's output order."""
-        from edgecv.tasks.yolo.targets import HeadLayout
+        from edgecv.tasks.detection.targets import HeadLayout
 
         grids = self._grids(model)
         groups = self._require_anchors()
@@ -172,6 +166,7 @@ class DetectionTask:
         }
 
     def _grids(self, model: Any = None) -> tuple[tuple[int, int], ...]:
+        """(GH, GW) per model output: from the model when given, else from the model's card."""
         if model is not None:   # remembered: `loss()` is called without the model
             self.grids = _model_grids(model)
             return self.grids
@@ -179,18 +174,15 @@ class DetectionTask:
             if self.arch is None:
                 raise RecipeError("detection: the heads' grid sizes are unknown; build the task from a "
                                   "recipe or pass the model")
-            from edgecv.models import create_model
+            from edgecv.models import model_card
 
-            kwargs = dict(self.model_kwargs)
-            if self.input_shape is not None:
-                kwargs["input_shape"] = self.input_shape
-            self.grids = _model_grids(create_model(self.arch, **kwargs))
+            self.grids = model_card(self.arch).output_grids(self._input_shape())
         return self.grids
 
     def _require_anchors(self) -> AnchorGroups:
         if self.anchor_groups is None:
             raise RecipeError("detection.anchors: 'auto' anchors are not computed yet; call "
-                              "task.resolve_anchors(train_set) first, or read them from a .tflite's metadata "
+                              "task.adapt_to_data(train_set) first, or read them from a .tflite's metadata "
                               "with get_task('detection', metadata)")
         return self.anchor_groups
 

@@ -1,7 +1,7 @@
 """Segmentation metrics in numpy: the one definition every score goes through.
 
 Pure numpy (no TensorFlow) so the benchmark side (`edgecv.bench.accuracy`) can
-import it, and the Keras training metrics in `segmentation_keras` are built on
+import it, and the Keras training metrics in `training.py` are built on
 the very same confusion-matrix definition:
 
 - `confusion[t, p]` counts pixels whose truth is class `t` and whose predicted

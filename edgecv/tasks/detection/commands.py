@@ -47,7 +47,7 @@ def anchors_command(spec_file: Path, k: Optional[int], input_size: Optional[str]
     from edgecv.data import load_dataset
     from edgecv.recipe import load_recipe, read_yaml_mapping
     from edgecv.tasks.detection import training_box_sizes
-    from edgecv.tasks.yolo.anchors import kmeans_anchors, mean_best_iou
+    from edgecv.tasks.detection.anchors import kmeans_anchors, mean_best_iou
 
     raw = read_yaml_mapping(spec_file, what="dataset spec or recipe")
     size = _parse_size(input_size)

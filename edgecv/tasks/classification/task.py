@@ -6,9 +6,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from edgecv.tasks.base import Task
+
 
 @dataclass(frozen=True)
-class ClassificationTask:
+class ClassificationTask(Task):
     name: str = "classification"
     monitor: str = "val_accuracy"
     mode: str = "max"
@@ -33,9 +35,6 @@ class ClassificationTask:
         import tf_keras as keras
 
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-
-    def prepare(self, dataset: Any, model: Any) -> Any:
-        return dataset
 
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict:
         probs = np.asarray(outputs[0], dtype=np.float32).reshape(len(targets), -1)
@@ -62,3 +61,8 @@ def classification_scores(probs: np.ndarray, labels: np.ndarray, num_classes: in
 
 
 TASK = ClassificationTask()
+
+
+def make_task(source: Any = None) -> ClassificationTask:
+    """Classification needs no options: the same task for a recipe, metadata or nothing."""
+    return TASK

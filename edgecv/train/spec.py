@@ -1,0 +1,36 @@
+"""The recipe's stage sections: `train:`, `prune:`, `qat:` (pydantic only; no TensorFlow)."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from edgecv.schema import Strict
+
+
+class StageSpec(Strict):
+    epochs: int = Field(1, ge=1)
+    optimizer: Literal["adam", "sgd", "adamw"] = "adam"
+    learning_rate: float = Field(1e-3, gt=0.0, le=10.0)
+    schedule: Literal["constant", "step", "cosine"] = "cosine"
+    warmup_epochs: float = Field(0.0, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)        # sgd only
+    weight_decay: float = Field(0.0, ge=0.0)
+    early_stopping: Optional[int] = Field(None, ge=1)   # patience in epochs
+    steps_per_epoch: Optional[int] = Field(None, ge=1)
+
+
+class TrainSpec(StageSpec):
+    epochs: int = Field(10, ge=1)
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class PruneSpec(StageSpec):
+    target_sparsity: float = Field(0.5, gt=0.0, lt=1.0)
+    sparsity_schedule: Literal["polynomial", "constant"] = "polynomial"
+    structured: bool = False                            # 2:4 sparsity
+    learning_rate: float = Field(2e-4, gt=0.0, le=10.0)
+
+
+class QatSpec(StageSpec):
+    learning_rate: float = Field(1e-4, gt=0.0, le=10.0)
