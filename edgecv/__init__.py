@@ -4,7 +4,7 @@ Importing edgecv is cheap: TensorFlow is imported only by the functions that nee
 """
 from edgecv import env  # noqa: F401  (first: TF_USE_LEGACY_KERAS before TensorFlow can load)
 
-__version__ = "0.1.0"
+from edgecv.version import __version__  # noqa: E402
 
 
 def create_model(name, **kwargs):

@@ -170,7 +170,7 @@ def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
 def export_formats(recipe: Recipe, model: Any, float_model: Any, task: Any, train_set: Any, run_dir: Path,
                    class_names: list[str], echo: Echo) -> list[dict]:
     """Export every format the recipe names; a failed format is reported, not fatal."""
-    from edgecv import __version__
+    from edgecv.version import __version__
     from edgecv.data import representative_dataset
     from edgecv.data.normalize import MEAN, STD
     from edgecv.export import FORMATS, export_model

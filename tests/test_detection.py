@@ -285,7 +285,7 @@ def test_prepare_feeds_keras_fit_with_one_target_per_head():
 def test_anchors_command_prints_kmeans_anchors(tmp_path):
     from click.testing import CliRunner
 
-    from edgecv.tasks.detection.commands import anchors_command
+    from edgecv.cli.anchors import anchors_command
 
     spec = tmp_path / "shapes.yaml"
     spec.write_text("format: synthetic_shapes\nsamples: 60\n")

@@ -7,7 +7,7 @@ import pytest
 
 from edgecv.cli import main
 from edgecv.models import create_model, list_models, model_summary
-from edgecv.models.commands import summary_rows
+from edgecv.cli.models import summary_rows
 from edgecv.models.macs import count_macs, layer_macs
 from edgecv.models.table import DEFAULT_SUMMARIES
 from tests.models_helpers import FULL_ZOO

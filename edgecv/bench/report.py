@@ -29,7 +29,7 @@ def write_report(run_dir, entries, *, plots=True, title=None) -> tuple[Path, Pat
 
 def report_dict(entries) -> dict:
     """The report.json object: {"edgecv": version, "passed": all entries passed, "entries"}."""
-    from edgecv import __version__
+    from edgecv.version import __version__
 
     entries = list(entries)
     return {"edgecv": __version__, "passed": all(e.get("passed", False) for e in entries),

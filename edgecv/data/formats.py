@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from edgecv.errors import DataError, RecipeError
 from edgecv.registry import Registry, suggest
+from edgecv.tasks.table import target_of, task_names
 
 # Keys every format accepts (see edgecv.data.spec.DatasetSpec).
 COMMON_KEYS = ("format", "classes", "seed", "limit")
@@ -22,11 +23,16 @@ IDX_SPLITS = ("train", "t10k")
 @dataclass(frozen=True)
 class Format:
     name: str
-    tasks: tuple[str, ...]
+    targets: tuple[str, ...]            # target kinds it can read: label | boxes | mask (edgecv.data.targets)
     required: tuple[str, ...]           # keys the spec must give
     optional: tuple[str, ...]           # further keys it may give (besides COMMON_KEYS)
     reader: str                         # "module:function(spec: dict, task: str) -> Dataset"
     description: str
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks whose target kind this format reads (from the task table)."""
+        return tuple(t for t in task_names() if target_of(t) in self.targets)
 
     def load_reader(self) -> Callable[..., Any]:
         module, attr = self.reader.split(":")
@@ -37,24 +43,24 @@ FORMATS = Registry("dataset format", DataError)
 
 
 def _add(fmt: Format) -> None:
-    FORMATS.add(fmt.name, fmt, tasks=fmt.tasks, required=fmt.required, optional=fmt.optional)
+    FORMATS.add(fmt.name, fmt, required=fmt.required, optional=fmt.optional)
 
 
-_add(Format("folder", ("classification",), ("path",), (), "edgecv.data.readers.folder:read_folder",
+_add(Format("folder", ("label",), ("path",), (), "edgecv.data.readers.folder:read_folder",
             "one sub-folder of images per class"))
-_add(Format("idx", ("classification",), ("path",), ("split",), "edgecv.data.readers.idx:read_idx",
+_add(Format("idx", ("label",), ("path",), ("split",), "edgecv.data.readers.idx:read_idx",
             "MNIST-style *-images-idx3-ubyte(.gz) + *-labels-idx1-ubyte(.gz); split: train|t10k"))
-_add(Format("csv", ("classification",), ("path",), (), "edgecv.data.readers.csvfile:read_csv",
+_add(Format("csv", ("label",), ("path",), (), "edgecv.data.readers.csvfile:read_csv",
             "CSV file of image path,label rows (paths relative to the CSV)"))
-_add(Format("coco", ("detection", "segmentation"), ("images", "annotations"), (),
+_add(Format("coco", ("boxes", "mask"), ("images", "annotations"), (),
             "edgecv.data.readers.coco:read_coco", "COCO instances JSON: boxes, polygons/RLE -> masks"))
-_add(Format("voc", ("detection",), ("path",), (), "edgecv.data.readers.voc:read_voc",
+_add(Format("voc", ("boxes",), ("path",), (), "edgecv.data.readers.voc:read_voc",
             "Pascal VOC: JPEGImages/ + Annotations/*.xml"))
-_add(Format("yolo", ("detection",), ("path",), (), "edgecv.data.readers.yolo:read_yolo",
+_add(Format("yolo", ("boxes",), ("path",), (), "edgecv.data.readers.yolo:read_yolo",
             "images/ + labels/*.txt (class cx cy w h, normalised) + classes.txt"))
-_add(Format("masks", ("segmentation",), ("images", "masks"), (), "edgecv.data.readers.masks:read_masks",
+_add(Format("masks", ("mask",), ("images", "masks"), (), "edgecv.data.readers.masks:read_masks",
             "images + PNG index masks of the same stem (0 = background)"))
-_add(Format("synthetic_shapes", ("classification", "detection", "segmentation"), (), ("samples",),
+_add(Format("synthetic_shapes", ("label", "boxes", "mask"), (), ("samples",),
             "edgecv.data.synthetic:read_synthetic", "generated coloured shapes on textured backgrounds"))
 
 
@@ -81,7 +87,7 @@ def check_spec(spec: Any, task: str, *, where: str = "data.train") -> Format:
         raise RecipeError(f"{where}.format: unknown dataset format {name!r}{suggest(str(name), FORMATS.names())} "
                           f"(formats: {', '.join(FORMATS.names())})")
     fmt: Format = FORMATS.get(name)
-    if task not in fmt.tasks:
+    if task not in fmt.tasks:  # a task reads a format when the format reads its target kind
         raise RecipeError(f"{where}.format: format {name!r} does not support task {task!r} "
                           f"(it supports: {', '.join(fmt.tasks)})")
     allowed = COMMON_KEYS + fmt.required + fmt.optional

@@ -19,6 +19,7 @@ import numpy as np
 
 from edgecv.data.dataset import Dataset, GeneratedSource, new_dataset
 from edgecv.errors import DataError
+from edgecv.tasks.table import target_of
 
 DEFAULT_SAMPLES = 1000
 MAX_OBJECTS = 4                 # detection: objects per image at most
@@ -130,8 +131,9 @@ class ShapesGenerator:
 
     def __init__(self, task: str, seed: int):
         self.task = task
+        self.kind = target_of(task)     # what to draw: one labelled shape, boxes, or a mask
         self.seed = int(seed)
-        self.max_objects = MAX_OBJECTS if task == "detection" else 1
+        self.max_objects = MAX_OBJECTS if self.kind == "boxes" else 1
 
     def label(self, index: int) -> int:
         return int(index) % len(SHAPES)
@@ -148,10 +150,10 @@ class ShapesGenerator:
         boxes = np.zeros((self.max_objects, 4), dtype=np.float32)
         classes = np.full((self.max_objects,), -1, dtype=np.int32)
 
-        if self.task == "classification":
+        if self.kind == "label":
             shape_ids = [self.label(index)]
             count, sizes = 1, CLASSIFY_SIZE
-        elif self.task == "detection":
+        elif self.kind == "boxes":
             count, sizes = int(rng.integers(1, MAX_OBJECTS + 1)), DETECT_SIZE
             shape_ids = list(rng.integers(0, len(SHAPES), count))
         else:
@@ -171,14 +173,14 @@ class ShapesGenerator:
             placed.append((centre, radius))
             # Upright shapes for classification: with free rotation MobileNetV2 0.35 needs
             # many more than the quickstart's 5 epochs to reach 0.9.
-            polygon = _polygon(rng, int(shape_id), centre, radius, rotate=self.task != "classification")
+            polygon = _polygon(rng, int(shape_id), centre, radius, rotate=self.kind != "label")
             _fill(image, polygon, _shape_colour(rng, level).tolist(), antialias=True)
-            if self.task == "classification":
+            if self.kind == "label":
                 continue
             own = np.zeros_like(mask)
             _fill(own, polygon, 1, antialias=False)
             mask[own > 0] = int(shape_id) + 1
-            if self.task == "detection":
+            if self.kind == "boxes":
                 ys, xs = np.nonzero(own)
                 if len(xs):
                     boxes[kept] = [xs.min() / width, ys.min() / height, (xs.max() + 1) / width, (ys.max() + 1) / height]
@@ -189,15 +191,15 @@ class ShapesGenerator:
         pixels = np.clip(image, 0, 255, out=image).astype(np.uint8)
         if channels == 1:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[..., None]
-        if self.task == "classification":
+        if self.kind == "label":
             return pixels, np.int32(shape_ids[0])
-        if self.task == "detection":
+        if self.kind == "boxes":
             return pixels, (boxes, classes)
         return pixels, mask
 
 
 def class_names(task: str) -> list[str]:
-    return (["background"] if task == "segmentation" else []) + list(SHAPE_NAMES)
+    return (["background"] if target_of(task) == "mask" else []) + list(SHAPE_NAMES)
 
 
 def read_synthetic(spec: dict, task: str) -> Dataset:
@@ -209,7 +211,7 @@ def read_synthetic(spec: dict, task: str) -> Dataset:
     names = class_names(task)
     if spec.get("classes") and list(spec["classes"]) != names:
         raise DataError(f"synthetic_shapes: classes are fixed to {names}, got {list(spec['classes'])}")
-    labels = generator.labels(samples) if task == "classification" else None
+    labels = generator.labels(samples) if generator.kind == "label" else None
     source = GeneratedSource(generator=generator, count=samples, labels=labels)
     return new_dataset(task, names, source, name=f"synthetic_shapes(seed={seed})",
                        limit=spec.get("limit"), seed=seed)

@@ -154,7 +154,7 @@ def build_metadata(*, task: str, labels: "list[str] | None" = None,
                    mean: "float | None" = None, std: "float | None" = None,
                    resize: "str | None" = None, **extra: Any) -> dict:
     """The caller-supplied part of the metadata; export adds format and tensor facts."""
-    from edgecv import __version__
+    from edgecv.version import __version__
     from edgecv.data import normalize
 
     meta: dict[str, Any] = {

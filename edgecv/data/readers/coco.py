@@ -19,6 +19,7 @@ from edgecv.data.images import image_header, probe_image
 from edgecv.data.readers import class_index, fixed_classes, note, require_dir, require_file, skip
 from edgecv.data.readers.boxes import box_problem, normalised, pad
 from edgecv.errors import DataError
+from edgecv.tasks.table import target_of
 
 
 def _load_json(path: Path) -> dict:
@@ -142,7 +143,7 @@ def read_coco(spec: dict, task: str) -> Dataset:
                 problem = (f"annotation {ann.get('id')}: unknown category id {cat}" if name is None
                            else f"annotation {ann.get('id')}: class {name!r} not in classes {names}")
                 break
-            if task == "detection":
+            if target_of(task) == "boxes":
                 if ann.get("iscrowd"):
                     continue
                 try:
@@ -169,7 +170,7 @@ def read_coco(spec: dict, task: str) -> Dataset:
         per_image_boxes.append(objs)
         per_image_masks.append((int(height), int(width), seg))
 
-    if task == "detection":
+    if target_of(task) == "boxes":
         boxes, classes = pad(per_image_boxes)
         source = FileSource(paths=paths, boxes=boxes, classes=classes)
         class_names = names

@@ -1,7 +1,7 @@
 """The `edgecv` command line: the one place an EdgecvError becomes exit code 2.
 
-Sub-commands live beside the code they drive (`edgecv/<area>/commands.py`) and are
-imported only when invoked, so `edgecv --help` never pays for TensorFlow.
+Each sub-command is a module of this package (`edgecv/cli/<command>.py`), imported only
+when invoked, so `edgecv --help` never pays for TensorFlow.
 """
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ import sys
 
 import click
 
-from edgecv import __version__
+from edgecv.version import __version__
 from edgecv.errors import EdgecvError
 
 # command name -> "module:attribute" of a click command; imported on first use.
 COMMANDS = {
-    "train": "edgecv.train.commands:train_command",
+    "train": "edgecv.cli.train:train_command",
     "export": "edgecv.export.commands:export_command",
     "bench": "edgecv.bench.commands:bench_command",
     "info": "edgecv.export.commands:info_command",
-    "models": "edgecv.models.commands:models_command",
-    "data": "edgecv.data.commands:data_group",
+    "models": "edgecv.cli.models:models_command",
+    "data": "edgecv.cli.data:data_group",
 }
 
 HELP = {
@@ -43,29 +43,12 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module_name, attr = COMMANDS[name].split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("edgecv"):
-                return _not_built(name)
-            raise
-        command = getattr(module, attr, None)
-        return command if command is not None else _not_built(name)
+        return getattr(importlib.import_module(module_name), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Show the help lines without importing every command module.
         with formatter.section("Commands"):
             formatter.write_dl([(name, HELP[name]) for name in sorted(COMMANDS)])
-
-
-def _not_built(name: str) -> click.Command:
-    @click.command(name, help=f"{HELP[name]} (not built yet)",
-                   context_settings={"ignore_unknown_options": True})
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def command(args: tuple[str, ...]) -> None:
-        raise EdgecvError(f"'edgecv {name}' is not built yet in edgecv {__version__}")
-
-    return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,6 +1,6 @@
 """`edgecv data anchors SPEC|RECIPE -k N`: YOLO anchors by k-means (1 - IoU) on the boxes.
 
-Attached to the `data` group by edgecv/cli.py. Prints the anchors (w, h in input
+Attached to the `data` group by edgecv/cli/data.py. Prints the anchors (w, h in input
 pixels, smallest first), how well they fit (mean IoU of each box with its best
 anchor) and the `detection.anchors` line to paste into a recipe.
 """

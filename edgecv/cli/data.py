@@ -1,4 +1,4 @@
-"""`edgecv data ...` sub-commands (registered lazily by edgecv/cli.py)."""
+"""`edgecv data ...` sub-commands (registered lazily by edgecv/cli)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from edgecv.errors import DataError
+from edgecv.tasks.table import task_names
 
 
 @click.group("data", help="Validate datasets and compute YOLO anchors.")
@@ -28,7 +29,7 @@ def _datasets_in(file: Path, task: str | None) -> list[tuple[str, object, str, P
     spec.pop("task", None)
     if task is None:
         fmt = spec.get("format")
-        tasks = FORMATS.entry(fmt).info["tasks"] if fmt in FORMATS else ()
+        tasks = FORMATS.get(fmt).tasks if fmt in FORMATS else ()
         if len(tasks) != 1:
             raise DataError(f"{file}: format {fmt!r} serves several tasks ({', '.join(tasks)}); "
                             f"give --task or a 'task:' key")
@@ -38,7 +39,7 @@ def _datasets_in(file: Path, task: str | None) -> list[tuple[str, object, str, P
 
 @data_group.command("check")
 @click.argument("spec_file", metavar="SPEC|RECIPE", type=click.Path(path_type=Path))
-@click.option("--task", type=click.Choice(["classification", "detection", "segmentation"]),
+@click.option("--task", type=click.Choice(task_names()),
               help="Task for a single spec whose format serves several (coco, synthetic_shapes).")
 def check_command(spec_file: Path, task: str | None) -> None:
     """Check a dataset spec file (or every dataset of a recipe): class counts, image
@@ -61,7 +62,7 @@ def check_command(spec_file: Path, task: str | None) -> None:
 def _attach_anchors() -> None:
     # `data anchors` lives with the detection task (it is YOLO k-means); the module
     # imports only click, so attaching it keeps `edgecv data --help` cheap.
-    from edgecv.tasks.detection.commands import anchors_command
+    from edgecv.cli.anchors import anchors_command
 
     data_group.add_command(anchors_command)
 
