@@ -3,7 +3,7 @@
 Layout (numpy arrays only, readable with `allow_pickle=False`):
   x            uint8 [N,H,W,C] raw pixels (normalised by the runner: (x - mean) / std)
   mean, std    float32 scalars (edgecv.data.normalize.MEAN / STD)
-  task         str: classification | segmentation | detection
+  task         str: one of TASKS (classification | detection | segmentation)
   class_names  str [K]
   labels       int32 [N]                 (classification)
   masks        uint8 [N,H,W]             (segmentation)
@@ -23,8 +23,9 @@ import numpy as np
 
 from edgecv.errors import BenchError
 from edgecv.fileio import atomic_path
-
-TASKS = ("classification", "segmentation", "detection")
+# The task names, read by the eval npz and `edgecv bench --task`: the one import to point
+# at the task table.
+from edgecv.models.zoo import TASKS
 
 
 @dataclass
