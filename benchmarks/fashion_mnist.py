@@ -199,14 +199,14 @@ def measure(run_dir: Path, *, runs: int, warmup: int, threads: list[int]) -> dic
                 entry = bench_file(path, eval_path if index == 0 else None, task="classification",
                                    reference=final, runs=runs, warmup=warmup, threads=count)
                 if index == 0:
-                    row["format"] = entry["format"]
+                    row["format"] = entry.format
                     if path.name == PRE_QAT_FILE:
                         row["format"] = PRE_QAT_LABEL
-                    elif recipe.qat is not None and entry["format"] == "float32":
+                    elif recipe.qat is not None and entry.format == "float32":
                         row["format"] = "float32 (QAT graph, fake-quant ops)"
-                    row["accuracy"] = entry["accuracy"]["value"]
-                    row["samples"] = entry["accuracy"]["samples"]
-                lat = entry["latency_ms"]
+                    row["accuracy"] = entry.accuracy["value"]
+                    row["samples"] = entry.accuracy["samples"]
+                lat = entry.latency_ms
                 row["latency"][count] = {"p50": lat["p50"], "p90": lat["p90"]}
             result["tflite"].append(row)
     result["machine_after"] = machine()

@@ -16,7 +16,6 @@ from edgecv.recipe import Recipe, dump_recipe
 
 Echo = Callable[[str], None]
 EXAMPLE_IMAGES = 8      # predictions drawn next to the truth, for a person to look at
-SHOWN_PROBLEMS = 10     # bad samples named at the start of a run; `edgecv data check` names all
 
 
 @dataclass
@@ -55,6 +54,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     """Run every stage the recipe names and write the run directory."""
     started = time.perf_counter()
 
+    from edgecv.data.splits import load_decodable, load_splits
     from edgecv.models import create_model
     from edgecv.tasks import get_task
     from edgecv.train import run_stages
@@ -64,7 +64,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     if get_strategy().is_chief:     # multi-worker: one writer per run directory
         write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
     task = get_task(recipe.task, recipe)
-    train_set, val_set = load_splits(recipe, echo)
+    channels = recipe.model.input_shape[-1]
+    train_set, val_set = load_splits(recipe.data, task=recipe.task, channels=channels,
+                                     seed=recipe.seed, echo=echo)
     task = task.adapt_to_data(train_set)    # e.g. detection: `auto` anchors from the training boxes
     class_names = train_set.class_names
     num_classes = recipe.model.num_classes or len(class_names)
@@ -95,7 +97,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     exports = export_formats(recipe, model, float_model, task, train_set, run_dir, class_names, echo)
     bench_set = val_set
     if recipe.data.test is not None:  # a held-out test split is what the report should score
-        bench_set = load_decodable(recipe.data.test, recipe, echo)
+        bench_set = load_decodable(recipe.data.test, task=recipe.task, channels=channels, echo=echo)
         echo(f"bench: scoring the test split ({len(bench_set)} samples)")
     entries = bench_exports(recipe, float_model, bench_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")
@@ -110,48 +112,6 @@ def save_model(model: Any, path: Path) -> Path:
     with atomic_path(path) as tmp:
         model.save(tmp)
     return path
-
-
-def load_splits(recipe: Recipe, echo: Echo, *, check_train: bool = True):
-    """(train, val) datasets. Each part is decoded once (after splitting: `edgecv bench` needs
-    only val) so files that fail to decode become named, counted skips."""
-    from edgecv.data import load_dataset, split_dataset
-
-    train_set = load_dataset(recipe.data.train, task=recipe.task)
-    if recipe.data.val is not None:
-        val_set = load_dataset(recipe.data.val, task=recipe.task)
-    else:
-        train_set, val_set = split_dataset(train_set, recipe.data.val_split, seed=recipe.seed)
-    if check_train:
-        train_set = decodable(train_set, recipe)
-    val_set = decodable(val_set, recipe)
-    echo(f"data: {len(train_set)} train / {len(val_set)} val samples, "
-         f"{len(train_set.class_names)} classes")
-    echo_problems(list(train_set.problems) + list(val_set.problems), echo)
-    return train_set, val_set
-
-
-def load_decodable(spec: Any, recipe: Recipe, echo: Echo):
-    """One recipe dataset (e.g. data.test), decoded once, its problems named."""
-    from edgecv.data import load_dataset
-
-    dataset = decodable(load_dataset(spec, task=recipe.task), recipe)
-    echo_problems(dataset.problems, echo)
-    return dataset
-
-
-def decodable(dataset: Any, recipe: Recipe):
-    """`dataset` without the samples that fail to decode (each added to its problems)."""
-    from edgecv.data import drop_undecodable
-
-    return drop_undecodable(dataset, channels=recipe.model.input_shape[-1])
-
-
-def echo_problems(problems: list, echo: Echo) -> None:
-    for problem in problems[:SHOWN_PROBLEMS]:
-        echo(f"data: {problem}")
-    if len(problems) > SHOWN_PROBLEMS:
-        echo(f"data: ... and {len(problems) - SHOWN_PROBLEMS} more; `edgecv data check` lists them all")
 
 
 def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
@@ -214,20 +174,30 @@ def export_formats(recipe: Recipe, model: Any, float_model: Any, task: Any, trai
 def bench_exports(recipe: Recipe, model: Any, val_set: Any, task: Any, exports: list[dict],
                   run_dir: Path, echo: Echo) -> list[dict]:
     """Benchmark every export against the Keras model on the same samples (eval.npz),
-    write the report, and let the task draw a few example predictions."""
+    write the report, and let the task draw a few example predictions. Returns the
+    report.json entries."""
     from edgecv.bench import bench_run
     from edgecv.bench.accuracy import keras_outputs
     from edgecv.bench.evalset import normalized, read_eval_set
 
     entries = bench_run(recipe=recipe, model=model, dataset=val_set, exports=exports,
                         run_dir=run_dir, task=task, echo=echo)
-    write_examples = getattr(task, "write_examples", None)
-    if write_examples is not None:
-        evalset = read_eval_set(run_dir / "eval.npz")
-        count = min(EXAMPLE_IMAGES, len(evalset))
-        outputs = keras_outputs(model, normalized(evalset)[:count])
-        written = write_examples(run_dir, evalset.x[:count], outputs, evalset.targets[:count],
-                                 evalset.class_names)
-        if written:
-            echo(f"examples: {len(written)} image(s) in {Path(written[0]).parent}")
-    return entries
+    evalset = read_eval_set(run_dir / "eval.npz")
+    count = min(EXAMPLE_IMAGES, len(evalset))
+    outputs = keras_outputs(model, normalized(evalset)[:count])
+    written = task.write_examples(run_dir, evalset.x[:count], outputs, evalset.targets[:count],
+                                  evalset.class_names)
+    if written:
+        echo(f"examples: {len(written)} image(s) in {Path(written[0]).parent}")
+    return [entry.to_dict() for entry in entries]  # RunResult keeps report.json rows
+
+
+def bench_run_dir(run_dir: Path, **options: Any) -> tuple[dict, Path]:
+    """`edgecv bench RUN_DIR`: the bench pipeline with the run's own recipe.yaml (when it has
+    one) for settings, gates and rebuilding the eval set."""
+    from edgecv.bench.pipeline import bench_run_dir as _bench_run_dir
+    from edgecv.recipe import load_recipe
+
+    path = Path(run_dir) / "recipe.yaml"
+    recipe = load_recipe(path) if path.is_file() else None
+    return _bench_run_dir(run_dir, recipe=recipe, **options)

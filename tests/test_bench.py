@@ -291,7 +291,7 @@ def test_per_format_gates_resolve_and_merge():
 
 
 def test_per_format_gate_applies_to_its_format_only(models, tmp_path):
-    from edgecv.bench.suite import bench_run_dir
+    from edgecv.workflow import bench_run_dir
 
     run_dir = make_run_dir(models, tmp_path)
     int8_mb = models["int8"].stat().st_size / 2 ** 20
@@ -310,7 +310,7 @@ def test_per_format_gate_applies_to_its_format_only(models, tmp_path):
 # ------------------------------------------------------------------ entries, report, CLI
 def test_bench_file_entry_matches_report_contract(models):
     entry = bench_file(models["int8"], models["eval"], reference=models["model"], runs=4, warmup=1,
-                       gates={"max_accuracy_drop": 0.5})
+                       gates={"max_accuracy_drop": 0.5}).to_dict()
     assert entry["format"] == "int8" and entry["path"] == str(models["int8"])
     assert entry["size_bytes"] == models["int8"].stat().st_size
     acc = entry["accuracy"]
@@ -328,10 +328,10 @@ def test_bench_file_entry_matches_report_contract(models):
 
 
 def test_write_report_table_and_plots(models, tmp_path):
-    ok = bench_file(models["uint8"], models["eval"], reference=0.5, runs=5, warmup=1, fmt="int8")
+    ok = bench_file(models["uint8"], models["eval"], reference=0.5, runs=5, warmup=1, fmt="int8").to_dict()
     slow = dict(ok, format="float32", status="gate failed", passed=False,
                 gates={"max_p90_ms": {"limit": 0.0, "value": 1.0, "passed": False}})
-    broken = failed_entry("edgetpu", "edgetpu_compiler not found")
+    broken = failed_entry("edgetpu", "edgetpu_compiler not found").to_dict()
     json_path, md_path = write_report(tmp_path, [ok, slow, broken])
     report = json.loads(json_path.read_text())
     assert report["passed"] is False and [e["format"] for e in report["entries"]] == ["int8", "float32", "edgetpu"]
@@ -422,8 +422,8 @@ def test_bench_run_workflow_stage(tmp_path):
                {"format": "int8", "path": str(tmp_path / "export" / "tiny_int8.tflite"),
                 "status": "export failed", "error": "calibration failed"}]
     messages = []
-    entries = bench_run(recipe=recipe, model=model, dataset=val_set, exports=exports,
-                        run_dir=tmp_path, echo=messages.append)
+    entries = [e.to_dict() for e in bench_run(recipe=recipe, model=model, dataset=val_set,
+                                              exports=exports, run_dir=tmp_path, echo=messages.append)]
     evalset = read_eval_set(tmp_path / "eval.npz")
     assert len(evalset) == 10 and evalset.class_names == val_set.class_names
     keras_top1 = float(np.mean(model.predict(normalize(evalset.x), verbose=0).argmax(1) == evalset.targets))

@@ -197,6 +197,6 @@ def test_parse_remote_target():
 
 def test_bench_file_remote_entry(sshd, models):
     entry = bench_file(models["uint8"], models["eval"], reference=1.0, runs=3, warmup=0,
-                       remote=target(sshd), gates={"max_accuracy_drop": 0.5})
+                       remote=target(sshd), gates={"max_accuracy_drop": 0.5}).to_dict()
     assert entry["host"].endswith(f"127.0.0.1:{sshd['port']}") and entry["format"] == "tiny_uint8"
     assert entry["accuracy"]["delta"] == pytest.approx(entry["accuracy"]["value"] - 1.0)

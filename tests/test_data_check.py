@@ -90,8 +90,12 @@ def test_decode_failures_become_named_counted_skips(damaged_folder):
 
 
 def test_train_reports_the_decode_skips(damaged_folder, tmp_path):
+    from edgecv.data.splits import load_splits
     from edgecv.recipe import load_recipe
-    from edgecv.workflow import load_splits
+
+    def splits(recipe, echo, **kw):
+        return load_splits(recipe.data, task=recipe.task, channels=recipe.model.input_shape[-1],
+                           seed=recipe.seed, echo=echo, **kw)
 
     recipe_file = tmp_path / "r.yaml"
     recipe_file.write_text(yaml.safe_dump({
@@ -100,11 +104,11 @@ def test_train_reports_the_decode_skips(damaged_folder, tmp_path):
         "data": {"train": {"format": "folder", "path": str(damaged_folder)}, "val_split": 0.25},
         "train": {"epochs": 1}}))
     lines = []
-    train, val = load_splits(load_recipe(recipe_file), lines.append)
+    train, val = splits(load_recipe(recipe_file), lines.append)
     assert len(train) + len(val) == 12 and train.skipped + val.skipped == 4
     assert any("garbage.jpg: cannot decode" in line for line in lines)
     # `edgecv bench` rebuilding the val split decodes only val; the split is the same.
-    _, val_only = load_splits(load_recipe(recipe_file), lines.append, check_train=False)
+    _, val_only = splits(load_recipe(recipe_file), lines.append, check_train=False)
     assert val_only.indices.tolist() == val.indices.tolist()
 
 

@@ -61,7 +61,6 @@ def keras_outputs(model, x_float: np.ndarray, batch_size: int = 32) -> list[np.n
 
 def load_keras_model(path):
     """Load a saved float (or QAT-wrapped) Keras model for the reference score."""
-    import edgecv  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
     import tf_keras as keras
 
     try:

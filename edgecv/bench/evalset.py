@@ -3,7 +3,7 @@
 Layout (numpy arrays only, readable with `allow_pickle=False`):
   x            uint8 [N,H,W,C] raw pixels (normalised by the runner: (x - mean) / std)
   mean, std    float32 scalars (edgecv.data.normalize.MEAN / STD)
-  task         str: classification | segmentation | detection
+  task         str: one of TASKS (classification | detection | segmentation)
   class_names  str [K]
   and the targets of the task's kind (edgecv.data.targets):
   labels       int32 [N]                 (label)

@@ -4,33 +4,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from edgecv.bench.entry import BenchEntry, as_entry
 from edgecv.errors import BenchError
 from edgecv.registry import suggest
 
 MIB = 2 ** 20
 
 
-def _accuracy(entry: dict, key: str):
-    acc = entry.get("accuracy") or {}
-    return acc.get(key)
+def _accuracy(entry: BenchEntry, key: str):
+    return (entry.accuracy or {}).get(key)
 
 
-def _drop(entry: dict):
+def _drop(entry: BenchEntry):
     value, reference = _accuracy(entry, "value"), _accuracy(entry, "reference")
     if value is None or reference is None:
         return None
     return float(reference) - float(value)
 
 
-def _latency(key: str) -> Callable[[dict], float | None]:
-    return lambda entry: (entry.get("latency_ms") or {}).get(key)
+def _latency(key: str) -> Callable[[BenchEntry], float | None]:
+    return lambda entry: (entry.latency_ms or {}).get(key)
 
 
 @dataclass(frozen=True)
 class Gate:
     name: str
     kind: str  # "max": value <= limit passes; "min": value >= limit passes
-    value: Callable[[dict], float | None]
+    value: Callable[[BenchEntry], float | None]
     needs: str  # what the user must supply when the value is missing
     description: str
 
@@ -42,8 +42,8 @@ GATES: dict[str, Gate] = {g.name: g for g in (
          "the exported file's metric (top1 / mAP / mIoU)"),
     Gate("max_p50_ms", "max", _latency("p50"), "a latency run", "median latency in ms"),
     Gate("max_p90_ms", "max", _latency("p90"), "a latency run", "90th percentile latency in ms"),
-    Gate("max_size_mb", "max", lambda e: None if e.get("size_bytes") is None
-         else e["size_bytes"] / MIB, "the model file", "file size in MiB"),
+    Gate("max_size_mb", "max", lambda e: None if e.size_bytes is None else e.size_bytes / MIB,
+         "the model file", "file size in MiB"),
 )}
 
 
@@ -116,15 +116,17 @@ def parse_gate_args(items) -> dict:
     return gates
 
 
-def evaluate_gates(entry: dict, gates: dict) -> dict[str, dict]:
-    """-> {name: {limit, value, passed}}; a gate whose value cannot be measured raises."""
+def evaluate_gates(entry: "BenchEntry | dict", gates: dict) -> dict[str, dict]:
+    """-> {name: {limit, value, passed}}; a gate whose value cannot be measured raises.
+    entry: a BenchEntry or a (partial) report.json entry."""
     check_gate_names(gates)
+    entry = as_entry(entry)
     results = {}
     for name, limit in (gates or {}).items():
         gate = GATES[name]
         value = gate.value(entry)
         if value is None:
-            raise BenchError(f"gate {name} cannot be checked for {entry.get('path', 'this model')}:"
+            raise BenchError(f"gate {name} cannot be checked for {entry.path or 'this model'}:"
                              f" it needs {gate.needs}")
         value = float(value)
         passed = value <= float(limit) if gate.kind == "max" else value >= float(limit)

@@ -1,7 +1,8 @@
 """report.json + report.md (+ plots) for a run directory, one entry per format.
 
 report.json: {"edgecv": version, "passed": bool, "entries": [entry, ...]} where each entry
-is what `edgecv.bench.bench_file` (or `failed_entry`) returns. report.md: a per-format
+is a `BenchEntry.to_dict()` (bench.entry). Every function here takes BenchEntry objects or
+report.json entry dicts (`as_entry`). report.md: a per-format
 table like Ultralytics' benchmark (format, status, size, metric, delta, p50, p90, FPS),
 the gates, and the plots (latency histogram, metric vs size/latency, confusion matrix).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from edgecv.bench.entry import as_entry
 from edgecv.fileio import atomic_path, write_json, write_text
 
 MIB = 2 ** 20
@@ -18,7 +20,7 @@ MIB = 2 ** 20
 def write_report(run_dir, entries, *, plots=True, title=None) -> tuple[Path, Path]:
     """Write run_dir/report.json and report.md (and PNG plots) atomically."""
     run_dir = Path(run_dir)
-    entries = list(entries)
+    entries = [as_entry(e) for e in entries]
     report = report_dict(entries)
     json_path = write_json(run_dir / "report.json", report)
     images = write_plots(run_dir, entries) if plots else []
@@ -31,9 +33,9 @@ def report_dict(entries) -> dict:
     """The report.json object: {"edgecv": version, "passed": all entries passed, "entries"}."""
     from edgecv.version import __version__
 
-    entries = list(entries)
-    return {"edgecv": __version__, "passed": all(e.get("passed", False) for e in entries),
-            "entries": entries}
+    entries = [as_entry(e) for e in entries]
+    return {"edgecv": __version__, "passed": all(e.passed for e in entries),
+            "entries": [e.to_dict() for e in entries]}
 
 
 def _fmt(value, spec, missing="—"):
@@ -44,41 +46,42 @@ def render_table(entries) -> str:
     header = ("| Format | Status | Size (MiB) | Metric | Value | Reference | Delta "
               "| p50 (ms) | p90 (ms) | FPS |")
     lines = [header, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
-    for e in entries:
-        acc = e.get("accuracy") or {}
-        lat = e.get("latency_ms") or {}
-        size = None if e.get("size_bytes") is None else e["size_bytes"] / MIB
+    for e in map(as_entry, entries):
+        acc = e.accuracy or {}
+        lat = e.latency_ms or {}
+        size = None if e.size_bytes is None else e.size_bytes / MIB
         lines.append("| " + " | ".join([
-            str(e.get("format", "?")), e.get("status", "ok"), _fmt(size, ".3f"),
+            str(e.format), e.status, _fmt(size, ".3f"),
             acc.get("metric", "—"), _fmt(acc.get("value"), ".4f"),
             _fmt(acc.get("reference"), ".4f"), _fmt(acc.get("delta"), "+.4f"),
             _fmt(lat.get("p50"), ".3f"), _fmt(lat.get("p90"), ".3f"),
-            _fmt(e.get("fps"), ".1f"),
+            _fmt(e.fps, ".1f"),
         ]) + " |")
     return "\n".join(lines)
 
 
 def render_markdown(entries, *, images=(), title="benchmark") -> str:
-    passed = all(e.get("passed", False) for e in entries)
+    entries = [as_entry(e) for e in entries]
+    passed = all(e.passed for e in entries)
     parts = [f"# Benchmark report: {title}", "",
              f"Overall: **{'passed' if passed else 'FAILED'}**", "", render_table(entries), ""]
-    first = next((e for e in entries if e.get("latency_ms")), None)
+    first = next((e for e in entries if e.latency_ms), None)
     if first:
-        lat = first["latency_ms"]
+        lat = first.latency_ms
         parts += [f"Latency: {lat['runs']} timed runs after {lat['warmup']} warmup, "
-                  f"threads {lat['threads']}, delegate {first.get('delegate')}, "
-                  f"on {first.get('host', 'local')} ({first.get('machine')}, "
-                  f"{first.get('runtime')}).", ""]
-    gate_rows = [(e["format"], name, g) for e in entries for name, g in (e.get("gates") or {}).items()]
+                  f"threads {lat['threads']}, delegate {first.delegate}, "
+                  f"on {first.host or 'local'} ({first.machine}, "
+                  f"{first.runtime}).", ""]
+    gate_rows = [(e.format, name, g) for e in entries for name, g in e.gates.items()]
     if gate_rows:
         parts += ["## Gates", "", "| Format | Gate | Limit | Value | Result |",
                   "|---|---|---:|---:|---|"]
         parts += [f"| {fmt} | {name} | {g['limit']:g} | {g['value']:.4f} | "
                   f"{'pass' if g['passed'] else '**FAIL**'} |" for fmt, name, g in gate_rows]
         parts.append("")
-    errors = [e for e in entries if e.get("error")]
+    errors = [e for e in entries if e.error]
     if errors:
-        parts += ["## Errors", ""] + [f"- {e['format']}: {e['error']}" for e in errors] + [""]
+        parts += ["## Errors", ""] + [f"- {e.format}: {e.error}" for e in errors] + [""]
     if images:
         parts += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in images] + [""]
     return "\n".join(parts)
@@ -103,36 +106,36 @@ def write_plots(run_dir, entries) -> list[Path]:
     import matplotlib.pyplot as plt
 
     run_dir = Path(run_dir)
-    ok = [e for e in entries if e.get("latency_ms")]
+    ok = [e for e in map(as_entry, entries) if e.latency_ms]
     written: list[Path] = []
     if not ok:
         return written
 
-    timed = [e for e in ok if e.get("latency_samples_ms")]
+    timed = [e for e in ok if e.latency_samples_ms]
     if timed:
         fig, axes = plt.subplots(len(timed), 1, figsize=(6, 2.2 * len(timed)), squeeze=False)
         for ax, e in zip(axes[:, 0], timed):
-            ax.hist(e["latency_samples_ms"], bins=30, color="tab:blue", alpha=0.8)
+            ax.hist(e.latency_samples_ms, bins=30, color="tab:blue", alpha=0.8)
             for key, style in (("p50", "-"), ("p90", "--")):
-                ax.axvline(e["latency_ms"][key], color="k", linestyle=style, label=key)
-            ax.set_title(f"{e['format']}: latency per run")
+                ax.axvline(e.latency_ms[key], color="k", linestyle=style, label=key)
+            ax.set_title(f"{e.format}: latency per run")
             ax.set_xlabel("ms")
             ax.legend(fontsize="small")
         fig.tight_layout()
         written.append(_save(fig, run_dir / "latency_hist.png"))
         plt.close(fig)
 
-    scored = [e for e in ok if (e.get("accuracy") or {}).get("value") is not None]
+    scored = [e for e in ok if (e.accuracy or {}).get("value") is not None]
     if scored:
-        metric = scored[0]["accuracy"]["metric"]
+        metric = scored[0].accuracy["metric"]
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
         for e in scored:
-            y = e["accuracy"]["value"]
-            left.scatter(e["size_bytes"] / MIB, y)
-            left.annotate(e["format"], (e["size_bytes"] / MIB, y))
-            right.scatter(e["latency_ms"]["p50"], y)
-            right.annotate(e["format"], (e["latency_ms"]["p50"], y))
-        reference = scored[0]["accuracy"].get("reference")
+            y = e.accuracy["value"]
+            left.scatter(e.size_bytes / MIB, y)
+            left.annotate(e.format, (e.size_bytes / MIB, y))
+            right.scatter(e.latency_ms["p50"], y)
+            right.annotate(e.format, (e.latency_ms["p50"], y))
+        reference = scored[0].accuracy.get("reference")
         for ax, xlabel in ((left, "size (MiB)"), (right, "p50 latency (ms)")):
             if reference is not None:
                 ax.axhline(reference, color="gray", linestyle=":", label="float Keras")
@@ -145,10 +148,10 @@ def write_plots(run_dir, entries) -> list[Path]:
         plt.close(fig)
 
     for e in scored:
-        cm = e["accuracy"].get("confusion")
+        cm = e.accuracy.get("confusion")
         if not cm or len(cm) > 50:  # too many classes to draw legibly
             continue
-        names = e["accuracy"].get("class_names") or [str(i) for i in range(len(cm))]
+        names = e.accuracy.get("class_names") or [str(i) for i in range(len(cm))]
         fig, ax = plt.subplots(figsize=(1.5 + 0.45 * len(cm), 1.2 + 0.45 * len(cm)))
         ax.imshow(cm, cmap="Blues")
         ax.set_xticks(range(len(cm)), names, rotation=90, fontsize="small")
@@ -159,8 +162,8 @@ def write_plots(run_dir, entries) -> list[Path]:
                     ax.text(j, i, str(count), ha="center", va="center", fontsize="x-small")
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{e['format']}: confusion matrix")
+        ax.set_title(f"{e.format}: confusion matrix")
         fig.tight_layout()
-        written.append(_save(fig, run_dir / f"confusion_{_safe(e['format'])}.png"))
+        written.append(_save(fig, run_dir / f"confusion_{_safe(e.format)}.png"))
         plt.close(fig)
     return written

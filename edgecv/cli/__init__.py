@@ -17,7 +17,7 @@ from edgecv.errors import EdgecvError
 COMMANDS = {
     "train": "edgecv.cli.train:train_command",
     "export": "edgecv.export.commands:export_command",
-    "bench": "edgecv.bench.commands:bench_command",
+    "bench": "edgecv.cli.bench:bench_command",
     "info": "edgecv.export.commands:info_command",
     "models": "edgecv.cli.models:models_command",
     "data": "edgecv.cli.data:data_group",

@@ -11,6 +11,7 @@ import click
 
 from edgecv.bench.runner import DELEGATES
 from edgecv.errors import BenchError
+from edgecv.tasks.table import task_names
 
 
 def _echo_progress(message: str) -> None:
@@ -36,13 +37,14 @@ def _echo_progress(message: str) -> None:
 @click.option("--gate", "gate_args", multiple=True, metavar="[FORMAT.]NAME=VALUE",
               help="max_accuracy_drop, min_metric, max_p50_ms, max_p90_ms, max_size_mb; "
                    "FORMAT.NAME (e.g. int8.max_size_mb=1) for one format only.")
-@click.option("--task", type=click.Choice(["classification", "detection", "segmentation"]),
+@click.option("--task", type=click.Choice(task_names()),
               help="Task of a --data YAML spec when the model has no edgecv metadata.")
 def bench_command(target, data, reference, runs, warmup, min_seconds, threads, delegate, remote,
                   remote_python, json_out, gate_args, task):
     """Benchmark a .tflite file or every export of a run directory."""
     from edgecv.bench.gates import parse_gate_args
-    from edgecv.bench.suite import bench_run_dir, bench_single
+    from edgecv.bench.pipeline import bench_single
+    from edgecv.workflow import bench_run_dir
 
     gates = parse_gate_args(gate_args)
     target_remote = None
