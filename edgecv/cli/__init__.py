@@ -86,10 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def run() -> None:
     """setuptools console-script wrapper: exit with main()'s code."""
     sys.exit(main())

@@ -43,7 +43,7 @@ FORMATS = Registry("dataset format", DataError)
 
 
 def _add(fmt: Format) -> None:
-    FORMATS.add(fmt.name, fmt, required=fmt.required, optional=fmt.optional)
+    FORMATS.add(fmt.name, fmt, tasks=fmt.tasks, required=fmt.required, optional=fmt.optional)
 
 
 _add(Format("folder", ("label",), ("path",), (), "edgecv.data.readers.folder:read_folder",
