@@ -85,32 +85,50 @@ def test_train_metadata_carries_anchors_and_strides(detection_run):
     assert metadata["tiny_yolo_shapes_int8.tflite"]["quantized_from"] == "qat"
 
 
-@pytest.mark.parametrize("earlier_export", ["kept", "removed"])
-def test_export_run_dir_writes_the_metadata_train_wrote(detection_run, tmp_path, earlier_export):
-    """`kept`: the anchors are read back from the run's earlier export; `removed`: they are
-    recomputed on the training split (seeded k-means), as training did. Either way every
-    field equals what `edgecv train` wrote: nothing is left out. (Fields that could
-    legitimately differ: `edgecv_version` if edgecv was upgraded in between, and the int8
-    tensors' `quantization` if calibration were not the same images; neither happens here.)"""
-    run_dir, train_metadata, _ = detection_run
-    run = _copy_run(run_dir, tmp_path / "run")
-    if earlier_export == "removed":
-        shutil.rmtree(run / "export")
-    output = _invoke(["export", str(run)])
+@pytest.fixture(scope="module")
+def reexported(detection_run, tmp_path_factory):
+    """A copy of the run without its exports and report, then `edgecv export RUN_DIR`:
+    the anchors must be recomputed on the training split (seeded k-means) as training did."""
+    run_dir, _, _ = detection_run
+    run = _copy_run(run_dir, tmp_path_factory.mktemp("reexported") / "run")
+    shutil.rmtree(run / "export")
+    (run / "report.json").unlink()
+    return run, _invoke(["export", str(run)])
+
+
+# Every field of every file equals what `edgecv train` wrote: none is ignored. (Fields that
+# could legitimately differ: `edgecv_version` if edgecv were upgraded in between, and the
+# int8 tensors' `quantization` if calibration used other images; neither happens here:
+# both paths calibrate on the same training split with the same seed.)
+def test_export_run_dir_recomputes_the_metadata_train_wrote(detection_run, reexported):
+    _, train_metadata, _ = detection_run
+    run, output = reexported
     assert "calibrating on 8 training images" in output
     assert _exported_metadata(run) == train_metadata
     for name, meta in train_metadata.items():  # embedded == sidecar
         assert read_metadata(run / "export" / name) == meta
 
 
-def test_bench_run_dir_scores_the_reexported_run(detection_run, tmp_path):
-    """After `edgecv export RUN_DIR` (anchors recomputed), `edgecv bench RUN_DIR` decodes
-    the files with their own metadata and gets the train-time report's mAP."""
-    run_dir, _, train_entries = detection_run
+def test_export_run_dir_reads_the_anchors_back_from_an_earlier_export(detection_run, tmp_path,
+                                                                      monkeypatch):
+    from edgecv.tasks.detection import DetectionTask
+
+    run_dir, train_metadata, _ = detection_run
     run = _copy_run(run_dir, tmp_path / "run")
-    shutil.rmtree(run / "export")
-    (run / "report.json").unlink()
+
+    def no_recompute(self, train_set):
+        raise AssertionError("anchors recomputed although the run's export records them")
+
+    monkeypatch.setattr(DetectionTask, "adapt_to_data", no_recompute)
     _invoke(["export", str(run)])
+    assert _exported_metadata(run) == train_metadata
+
+
+def test_bench_run_dir_scores_the_reexported_run(detection_run, reexported):
+    """`edgecv bench RUN_DIR` decodes the re-exported files with their own metadata and
+    gets the train-time report's mAP for each file."""
+    _, _, train_entries = detection_run
+    run, _ = reexported
     _invoke(["bench", str(run)])
     entries = _entries(run)
     assert set(entries) == set(train_entries) == {"float32", "int8"}
