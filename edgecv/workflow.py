@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from edgecv.errors import EdgecvError, RecipeError
+from edgecv.errors import RecipeError
 from edgecv.fileio import write_text
 from edgecv.recipe import Recipe, dump_recipe
 
@@ -94,7 +94,11 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
         echo(f"data: skipped {skipped} unreadable sample(s); see `edgecv data check`")
     echo(f"stages done in {time.perf_counter() - started:.0f} s")
 
-    exports = export_formats(recipe, model, float_model, task, train_set, run_dir, class_names, echo)
+    from edgecv.export.pipeline import export_run
+
+    exports = export_run(float_model, qat_model=model if model is not float_model else None,
+                         recipe=recipe, task=task, dataset=train_set, out_dir=run_dir / "export",
+                         stem=recipe.name, echo=echo)
     bench_set = val_set
     if recipe.data.test is not None:  # a held-out test split is what the report should score
         bench_set = load_decodable(recipe.data.test, task=recipe.task, channels=channels, echo=echo)
@@ -125,50 +129,6 @@ def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
     val_data = make_pipeline(val_set, input_shape=shape, batch_size=batch, training=False,
                              cache=recipe.data.cache, resize=recipe.data.resize)
     return task.prepare(train_data, None), task.prepare(val_data, None)
-
-
-def export_formats(recipe: Recipe, model: Any, float_model: Any, task: Any, train_set: Any, run_dir: Path,
-                   class_names: list[str], echo: Echo) -> list[dict]:
-    """Export every format the recipe names; a failed format is reported, not fatal."""
-    from edgecv.version import __version__
-    from edgecv.data import representative_dataset
-    from edgecv.data.normalize import MEAN, STD
-    from edgecv.export import FORMATS, export_model
-
-    metadata = {
-        "task": recipe.task,
-        "labels": list(class_names),
-        "input_shape": list(recipe.model.input_shape),
-        "normalization": {"mean": MEAN, "std": STD},
-        "resize": recipe.data.resize,
-        "model": recipe.model.arch,
-        "edgecv_version": __version__,
-        "recipe_hash": recipe.digest(),
-    }
-    task_metadata = getattr(task, "export_metadata", None)
-    if task_metadata is not None:  # e.g. detection: anchors and strides to decode outputs
-        metadata.update(task_metadata())
-    exports = []
-    for name in recipe.export.formats:
-        fmt = FORMATS[name]
-        out = run_dir / "export" / f"{recipe.name}_{name}{fmt.suffix}"
-        representative = None
-        if fmt.needs_calibration:
-            representative = representative_dataset(
-                train_set, input_shape=recipe.model.input_shape,
-                samples=recipe.export.calibration_samples, seed=recipe.seed, resize=recipe.data.resize)
-        echo(f"export: {name} ...")
-        try:
-            source = model if fmt.integer else float_model
-            result = export_model(source, name, out, representative=representative,
-                                  io_type=recipe.export.io_type, metadata=metadata)
-        except EdgecvError as exc:
-            echo(f"export: {name} failed: {exc}")
-            exports.append({"format": name, "path": str(out), "status": "export failed", "error": str(exc)})
-            continue
-        echo(f"export: {name} -> {result.path} ({result.size_bytes / 1024:.0f} KiB, {result.seconds:.1f} s)")
-        exports.append({"format": name, "path": str(result.path), "status": "ok"})
-    return exports
 
 
 def bench_exports(recipe: Recipe, model: Any, val_set: Any, task: Any, exports: list[dict],

@@ -81,6 +81,17 @@ def run_tflite(path, x_float: np.ndarray) -> np.ndarray:
     return np.stack(results)
 
 
+def tiny_recipe(**export):
+    """A real Recipe (its digest() is the metadata's recipe_hash)."""
+    from edgecv.recipe import validate_recipe
+
+    return validate_recipe({
+        "name": "tiny", "task": "classification",
+        "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [SIZE, SIZE, 3]},
+        "data": {"train": {"format": "synthetic_shapes", "samples": 24, "seed": 0}},
+        "train": {"epochs": 1}, "export": export or {}})
+
+
 @pytest.fixture(scope="module")
 def model():
     return tiny_model()
@@ -102,8 +113,8 @@ def exported(model, calib, tmp_path_factory):
     from edgecv.export import export_model
 
     out = tmp_path_factory.mktemp("export")
-    meta = build_metadata(task="classification", labels=LABELS,
-                          recipe={"name": "tiny", "seed": 0}, input_shape=[SIZE, SIZE, 3])
+    meta = build_metadata(task="classification", labels=LABELS, recipe=tiny_recipe(),
+                          input_shape=[SIZE, SIZE, 3])
     results = {}
     for name in FORMATS:
         results[name] = export_model(model, name, out / output_name("tiny", name),
@@ -128,7 +139,7 @@ def test_every_format_written_with_size_and_time(exported):
     for name, result in exported.items():
         assert result.format == name
         assert result.path.exists() and result.seconds > 0
-        if name == "saved_model":
+        if not FORMATS[name].tflite:
             assert (result.path / "saved_model.pb").is_file()
         else:
             assert result.size_bytes == result.path.stat().st_size
@@ -150,7 +161,16 @@ def test_registered_mobilenet_v2_int8_is_integer_and_small(calib, tmp_path):
     assert run_tflite(i8.path, calib[:4]).shape == (4, CLASSES)
 
 
-@pytest.mark.parametrize("fmt", ["float32", "float16"])
+FLOAT_WEIGHTS = [n for n, f in FORMATS.items() if f.tflite and f.weights != "int8"]
+INT8_WEIGHTS = [n for n, f in FORMATS.items() if f.tflite and f.weights == "int8"]
+
+
+def test_format_groups_are_the_known_ones():
+    assert FLOAT_WEIGHTS == ["float32", "float16"]
+    assert INT8_WEIGHTS == ["dynamic", "int8", "edgetpu"]
+
+
+@pytest.mark.parametrize("fmt", FLOAT_WEIGHTS)
 def test_float_formats_match_keras(exported, model, batch, fmt):
     expected = model.predict(batch, verbose=0)
     got = run_tflite(exported[fmt].path, batch)
@@ -158,7 +178,7 @@ def test_float_formats_match_keras(exported, model, batch, fmt):
     np.testing.assert_allclose(got, expected, atol=1e-3)
 
 
-@pytest.mark.parametrize("fmt", ["dynamic", "int8", "edgetpu"])
+@pytest.mark.parametrize("fmt", INT8_WEIGHTS)
 def test_quantized_formats_agree_with_keras_top1(exported, model, batch, fmt):
     expected = model.predict(batch, verbose=0)
     got = run_tflite(exported[fmt].path, batch)
@@ -184,7 +204,7 @@ def test_int8_file_is_integer_op_by_op(exported):
 
 
 def test_float_files_are_not_integer(exported):
-    for fmt in ("float32", "float16", "dynamic"):
+    for fmt in [n for n, f in FORMATS.items() if f.tflite and not f.integer]:
         info = inspect_tflite(exported[fmt].path)
         assert not info["integer"] and info["inputs"][0]["dtype"] == "float32"
 

@@ -61,19 +61,9 @@ def keras_outputs(model, x_float: np.ndarray, batch_size: int = 32) -> list[np.n
 
 def load_keras_model(path):
     """Load a saved float (or QAT-wrapped) Keras model for the reference score."""
-    import tf_keras as keras
+    from edgecv.optimize.qat import load_keras_model as _load
 
-    try:
-        from edgecv.optimize.qat import quantize_scope
-    except ImportError:
-        quantize_scope = None
-    try:
-        if quantize_scope is not None:
-            with quantize_scope():
-                return keras.models.load_model(path, compile=False)
-        return keras.models.load_model(path, compile=False)
-    except (OSError, ValueError) as exc:
-        raise BenchError(f"{path}: cannot load the reference Keras model ({exc})") from None
+    return _load(path, error=BenchError, what="the reference Keras model")
 
 
 def reference_score(model, evalset, task=None, metadata=None) -> dict:

@@ -16,9 +16,9 @@ from edgecv.errors import EdgecvError
 # command name -> "module:attribute" of a click command; imported on first use.
 COMMANDS = {
     "train": "edgecv.cli.train:train_command",
-    "export": "edgecv.export.commands:export_command",
+    "export": "edgecv.cli.export:export_command",
     "bench": "edgecv.cli.bench:bench_command",
-    "info": "edgecv.export.commands:info_command",
+    "info": "edgecv.cli.export:info_command",
     "models": "edgecv.cli.models:models_command",
     "data": "edgecv.cli.data:data_group",
 }

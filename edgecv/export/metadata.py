@@ -10,7 +10,6 @@ with the TFLite schema that LiteRT (or TensorFlow) ships.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
@@ -140,12 +139,37 @@ def sidecar_path(tflite_path: "str | os.PathLike") -> Path:
 
 
 # ---------------------------------------------------------------- building
-def recipe_hash(recipe: Any) -> str:
-    """Stable short hash of a resolved recipe (dict, pydantic model or YAML text)."""
-    if hasattr(recipe, "model_dump"):
-        recipe = recipe.model_dump(mode="json")
-    text = recipe if isinstance(recipe, str) else json.dumps(recipe, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+# The keys `run_metadata` writes for every file of one export, and the per-file facts
+# `tflite.export_model` adds; whatever else a file carries is the task's own part.
+RUN_KEYS = ("schema", "edgecv_version", "task", "labels", "normalization", "output_layout",
+            "resize", "input_shape", "model", "recipe_hash")
+FILE_KEYS = ("format", "quantized_from", "inputs", "outputs")
+
+
+def run_metadata(*, recipe: Any = None, task: Any = None, labels: "list[str] | None" = None,
+                 model: Any = None, task_metadata: "dict | None" = None) -> dict:
+    """The metadata every file of one export carries: the recipe's facts plus the task's
+    own part (`task.export_metadata()`: detection anchors and strides; or
+    `task_metadata` when already known, e.g. read back from an earlier export of the run).
+    Without a recipe: task "unknown" and the Keras model's input shape."""
+    if recipe is None:
+        shape = list(model.input_shape[1:]) if model is not None else None
+        return build_metadata(task="unknown", input_shape=shape)
+    meta = build_metadata(task=recipe.task, labels=labels, recipe=recipe,
+                          input_shape=list(recipe.model.input_shape), model=recipe.model.arch,
+                          resize=recipe.data.resize)
+    meta.update(task_metadata if task_metadata is not None else task_part_of(task))
+    return meta
+
+
+def task_part_of(task: Any) -> dict:
+    """`task.export_metadata()` (a Task's default is {}), or {} without a task."""
+    return {} if task is None else dict(task.export_metadata())
+
+
+def recorded_task_part(meta: dict) -> dict:
+    """The task's part of a file's metadata: everything but RUN_KEYS and FILE_KEYS."""
+    return {k: v for k, v in meta.items() if k not in RUN_KEYS and k not in FILE_KEYS}
 
 
 def build_metadata(*, task: str, labels: "list[str] | None" = None,
@@ -153,7 +177,8 @@ def build_metadata(*, task: str, labels: "list[str] | None" = None,
                    strides: Any = None, recipe: Any = None,
                    mean: "float | None" = None, std: "float | None" = None,
                    resize: "str | None" = None, **extra: Any) -> dict:
-    """The caller-supplied part of the metadata; export adds format and tensor facts."""
+    """The caller-supplied part of the metadata; export adds format and tensor facts.
+    `recipe` is an edgecv Recipe (its `digest()` becomes `recipe_hash`)."""
     from edgecv.version import __version__
     from edgecv.data import normalize
 
@@ -164,7 +189,7 @@ def build_metadata(*, task: str, labels: "list[str] | None" = None,
         "labels": list(labels) if labels is not None else None,
         "normalization": {"mean": normalize.MEAN if mean is None else float(mean),
                           "std": normalize.STD if std is None else float(std)},
-        "output_layout": output_layout or _DEFAULT_LAYOUT.get(task),
+        "output_layout": output_layout or _default_layout(task),
         # How to bring a camera frame to input_shape: "stretch" each axis, or "letterbox"
         # (one scale factor, centred, padded with grey 128); None = not known (no recipe).
         "resize": resize,
@@ -173,8 +198,8 @@ def build_metadata(*, task: str, labels: "list[str] | None" = None,
         meta["anchors"] = anchors
     if strides is not None:
         meta["strides"] = strides
-    if recipe is not None:
-        meta["recipe_hash"] = recipe_hash(recipe)
+    if recipe is not None:  # one hash: the recipe's own (edgecv.recipe.Recipe.digest)
+        meta["recipe_hash"] = recipe.digest()
     meta.update(extra)
     return meta
 
@@ -189,11 +214,10 @@ def complete_metadata(meta: "dict | None") -> dict:
     return out
 
 
-_DEFAULT_LAYOUT = {
-    "classification": "probabilities [N, classes] (softmax)",
-    "segmentation": "probabilities [N, H, W, classes] (per-pixel softmax)",
-    "detection": "raw heads [N, S, S, anchors * (5 + classes)] per scale, decoded outside the graph",
-}
+def _default_layout(task: str) -> "str | None":
+    from edgecv.tasks.table import TASKS
+
+    return TASKS.get(task).output_layout if task in TASKS else None
 
 
 # ---------------------------------------------------------------- writing

@@ -12,9 +12,7 @@ from typing import Any, Callable, Iterable
 
 from edgecv import fileio
 from edgecv.errors import ExportError
-from edgecv.export.formats import Format, get_format
-
-IO_TYPES = ("uint8", "int8")
+from edgecv.export.formats import IO_TYPES, Format, PostResult, get_format
 
 
 @dataclass(frozen=True)
@@ -54,8 +52,6 @@ def as_representative(data: Any) -> Callable[[], Iterable[list]]:
 
 def convert(model, fmt: "str | Format", *, representative=None, io_type: str = "uint8") -> bytes:
     """Convert a tf_keras model to TFLite bytes in `fmt` (not written anywhere)."""
-    import tensorflow as tf
-
     f = get_format(fmt)
     if not f.tflite:
         raise ExportError(f"format {f.name!r} is not a TFLite format")
@@ -63,27 +59,12 @@ def convert(model, fmt: "str | Format", *, representative=None, io_type: str = "
         raise ExportError(f"io_type {io_type!r} is not one of {', '.join(IO_TYPES)}")
     qat = is_qat_model(model)
     representative = as_representative(representative)
-    if f.integer and representative is None and not qat:
+    if f.needs_calibration and representative is None and not qat:
         raise ExportError(f"format {f.name!r} needs calibration data (representative samples) "
                           "unless the model was trained with QAT")
 
-    converter = _converter(model, static_batch=f.name == "edgetpu")
-    if f.name == "float16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif f.name == "dynamic":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif f.integer:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if representative is not None:
-            converter.representative_dataset = representative
-        if not qat or representative is not None:
-            # Refuse float fallbacks at conversion time. (For QAT models without
-            # calibration data the converter insists on a representative set when
-            # this is set, so there the flatbuffer check below does the refusing.)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = getattr(tf, io_type)
-        converter.inference_output_type = getattr(tf, io_type)
+    converter = _converter(model, static_batch=f.static_batch)
+    f.configure_converter(converter, qat=qat, representative=representative, io_type=io_type)
     try:
         data = converter.convert()
     except Exception as exc:  # converter errors are long MLIR dumps: keep the first line
@@ -161,12 +142,6 @@ def export_model(model, fmt: "str | Format", out_path: "str | os.PathLike", *,
     from edgecv.export import metadata as md
 
     data = convert(model, f, representative=representative, io_type=io_type)
-    notes: list[str] = []
-    report: dict = {}
-    if f.name == "edgetpu":
-        from edgecv.export.edgetpu import edgetpu_report
-
-        report = edgetpu_report(data)
     meta = md.complete_metadata(metadata)
     meta["format"] = f.name
     # Where the int8 ranges came from; float formats have none.
@@ -174,14 +149,8 @@ def export_model(model, fmt: "str | Format", out_path: "str | os.PathLike", *,
         if f.integer else None
     meta.update(io_metadata(data))
     data = md.embed_metadata(data, meta)
-    if f.name == "edgetpu":
-        from edgecv.export.edgetpu import compile_edgetpu
-
-        compiled = compile_edgetpu(data, out_path.name)
-        report["compiler"] = compiled
-        if compiled.get("model") is not None:
-            data = compiled.pop("model")
-        notes.append(compiled["summary"])
+    post = f.post(data, out_path.name) if f.post is not None else PostResult(data)
+    data = post.data
     sidecar = md.sidecar_path(out_path)
     fileio.write_bytes(out_path, data)
     try:
@@ -190,7 +159,7 @@ def export_model(model, fmt: "str | Format", out_path: "str | os.PathLike", *,
         out_path.unlink(missing_ok=True)
         raise
     seconds = time.perf_counter() - start
-    return ExportResult(f.name, out_path, len(data), seconds, tuple(notes), report)
+    return ExportResult(f.name, out_path, len(data), seconds, post.notes, post.report or {})
 
 
 def _serving_module(model):

@@ -73,6 +73,27 @@ def quantize_scope():
     return tfmot.quantization.keras.quantize_scope(_custom_objects())
 
 
+def load_keras_model(path, *, error: type = ModelError, what: str = "Keras model"):
+    """Load a .keras/.h5 model, QAT-wrapped ones included, without compiling it. Any
+    failure raises `error` (the caller's package error) with a one-line message."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        with quantize_scope():
+            return keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        hint = ""
+        if "quantize" in first and path.suffix == ".keras":
+            # tfmot's QuantizeLayer variables do not round-trip through the .keras
+            # format in tf_keras 2.21 (they do through .h5).
+            hint = "; QAT models saved as .keras do not reload, save them as .h5"
+        if len(first) > 160:
+            first = first[:157] + "..."
+        raise error(f"{path}: cannot load {what} ({first}){hint}") from None
+
+
 def _unfoldable_batch_norms(model) -> set[str]:
     """Names of BatchNormalization layers not fed directly by a conv tfmot can fold into."""
     names = set()

@@ -49,3 +49,9 @@ class Task:
                        targets: Any, class_names: Sequence[str]) -> list[Path]:
         """A few predictions drawn next to the truth, for a person to look at."""
         return []
+
+
+def adapts_to_data(task: Task) -> bool:
+    """True when the task settles settings from the training data (overrides adapt_to_data):
+    re-exporting a run then needs those settings back, from its files or its data."""
+    return type(task).adapt_to_data is not Task.adapt_to_data

@@ -23,6 +23,7 @@ class TaskInfo:
     package: str                # implementation: a package with make_task(source) (imports TensorFlow on use)
     config: Optional[str]       # "module:Class" of the task's own recipe section (keyed by the task name)
     description: str
+    output_layout: str          # what the model outputs, written into every exported file's metadata
 
     def load_config(self) -> Any:
         if self.config is None:
@@ -39,12 +40,15 @@ def _add(info: TaskInfo) -> None:
 
 
 _add(TaskInfo("classification", "label", "edgecv.tasks.classification", None,
-              "one label per image: softmax scores, top-1 / top-5 accuracy"))
+              "one label per image: softmax scores, top-1 / top-5 accuracy",
+              "probabilities [N, classes] (softmax)"))
 _add(TaskInfo("detection", "boxes", "edgecv.tasks.detection", "edgecv.tasks.detection.config:DetectionSpec",
-              "boxes per image: Tiny-YOLO heads, YOLO loss, NMS, COCO mAP"))
+              "boxes per image: Tiny-YOLO heads, YOLO loss, NMS, COCO mAP",
+              "raw heads [N, S, S, anchors * (5 + classes)] per scale, decoded outside the graph"))
 _add(TaskInfo("segmentation", "mask", "edgecv.tasks.segmentation",
               "edgecv.tasks.segmentation.config:SegmentationSpec",
-              "a class per pixel: per-pixel softmax, CE/Dice loss, mIoU"))
+              "a class per pixel: per-pixel softmax, CE/Dice loss, mIoU",
+              "probabilities [N, H, W, classes] (per-pixel softmax)"))
 
 
 def all_tasks() -> list[TaskInfo]:

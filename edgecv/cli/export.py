@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from edgecv.errors import ExportError
-from edgecv.export.formats import FORMATS, get_format, output_name
+from edgecv.export.formats import FORMATS, get_format
+from edgecv.export.pipeline import size_text
 
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -30,46 +31,43 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
                    recipe_path: Path | None, io_type: str | None,
                    calibration_samples: int | None) -> None:
     """Export a run directory's model (or a .keras/.h5 file) to TFLite formats."""
+    from edgecv.export.pipeline import export_run, source_model
+    from edgecv.export.tflite import is_qat_model
+    from edgecv.optimize.qat import load_keras_model
+
     model_path, recipe, stem = _resolve_source(source, recipe_path)
     names = list(dict.fromkeys(formats)) or (list(recipe.export.formats) if recipe else ["float32"])
     fmts = [get_format(n) for n in names]
     if out_dir is None:
         out_dir = source / "export" if source.is_dir() else Path("export")
-    io_type = io_type or (recipe.export.io_type if recipe else "uint8")
 
-    from edgecv.export.tflite import export_model, is_qat_model
-
-    model = load_keras_model(model_path)
+    model = load_keras_model(model_path, error=ExportError)
     # A run that ended with QAT keeps its QAT model beside the float one: integer formats
     # come from it (learnt ranges), float formats from the float model.
     qat_path = source / "model_qat.h5" if source.is_dir() else None
-    qat_model = load_keras_model(qat_path) if qat_path is not None and qat_path.is_file() else None
+    qat_model = load_keras_model(qat_path, error=ExportError) \
+        if qat_path is not None and qat_path.is_file() else None
 
-    def model_for(f):
-        return qat_model if f.integer and qat_model is not None else model
-
-    needs_data = [f.name for f in fmts if f.needs_calibration and not is_qat_model(model_for(f))]
+    needs_data = [f.name for f in fmts
+                  if f.needs_calibration and not is_qat_model(source_model(f, model, qat_model))]
     if needs_data and recipe is None:
         raise ExportError(f"{model_path}: format(s) {', '.join(needs_data)} need calibration "
                           "images; export from a run directory, or pass --recipe RECIPE "
                           "naming the training data (or export a QAT-trained model)")
-    representative, labels = None, None
+    task, task_metadata, dataset = None, None, None
     if recipe is not None:
-        samples = calibration_samples or recipe.export.calibration_samples
-        representative, labels = _calibration(recipe, samples if needs_data else 0)
-    _check_labels(model, recipe, labels, model_path)
-    metadata = _metadata(recipe, labels, model)
-    for f in fmts:
-        out = out_dir / output_name(stem, f)
-        click.echo(f"export: {f.name} ...")
-        result = export_model(model_for(f), f, out, representative=representative, io_type=io_type,
-                              metadata=metadata)
-        click.echo(f"export: {f.name} -> {result.path} ({_size(result.size_bytes)}, "
-                   f"{result.seconds:.1f} s)")
-        if result.report.get("verdict"):
-            click.echo(f"  Edge TPU: {result.report['verdict']}")
-        for note in result.notes:
-            click.echo(f"  {note}")
+        task, task_metadata, dataset = _trained_task(
+            recipe, calibrate=any(f.needs_calibration for f in fmts),
+            export_dirs=[out_dir] + ([source / "export"] if source.is_dir() else []))
+        _check_labels(model, recipe, dataset.class_names, model_path)
+    exports = export_run(model, qat_model=qat_model, recipe=recipe, task=task,
+                         task_metadata=task_metadata, dataset=dataset, out_dir=out_dir,
+                         stem=stem, formats=fmts, io_type=io_type,
+                         calibration_samples=calibration_samples, echo=click.echo)
+    failed = [e for e in exports if e["status"] != "ok"]
+    if failed:  # each was reported as it happened; the command still fails (exit 2)
+        raise ExportError(failed[0]["error"] if len(failed) == 1 else
+                          "; ".join(f"{e['format']}: {e['error']}" for e in failed))
 
 
 def _resolve_source(source: Path, recipe_path: Path | None):
@@ -95,45 +93,50 @@ def _resolve_source(source: Path, recipe_path: Path | None):
     return source, recipe, source.stem
 
 
-def load_keras_model(path: Path):
-    """Load a .keras/.h5 model, QAT-wrapped ones included, without compiling it."""
-    import tf_keras as keras
+def _trained_task(recipe, *, calibrate: bool, export_dirs: list[Path]):
+    """(task, its recorded metadata part or None, training dataset), as training left them.
 
-    try:
-        from edgecv.optimize.qat import quantize_scope
-    except ImportError:  # QAT support not installed/built: plain models still load
-        import contextlib
+    Data-driven task settings (detection `anchors: auto`) must be the ones the model was
+    trained with: read back from an earlier export of the same recipe when there is one,
+    else recomputed as training did (`task.adapt_to_data` on the same training split; the
+    k-means is seeded). Calibration also draws from that split, so a re-export of a run
+    is the file `edgecv train` wrote."""
+    from edgecv.tasks import get_task
+    from edgecv.tasks.base import adapts_to_data
 
-        quantize_scope = contextlib.nullcontext
-    try:
-        with quantize_scope():
-            return keras.models.load_model(path, compile=False)
-    except Exception as exc:
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        hint = ""
-        if "quantize" in first and path.suffix == ".keras":
-            # tfmot's QuantizeLayer variables do not round-trip through the .keras
-            # format in tf_keras 2.21 (they do through .h5).
-            hint = "; QAT models saved as .keras do not reload, save them as .h5"
-        if len(first) > 160:
-            first = first[:157] + "..."
-        raise ExportError(f"{path}: cannot load Keras model ({first}){hint}") from None
+    task = get_task(recipe.task, recipe)
+    adapts = adapts_to_data(task)
+    recorded = _recorded_task_metadata(export_dirs, recipe) if adapts else None
+    if calibrate or (adapts and recorded is None):
+        # The training split exactly as `edgecv train` made it (split, then decoded).
+        from edgecv.data.splits import load_splits
+
+        dataset, _ = load_splits(recipe.data, task=recipe.task, channels=recipe.model.input_shape[-1],
+                                 seed=recipe.seed, echo=click.echo)
+        if adapts and recorded is None:
+            task = task.adapt_to_data(dataset)
+    else:  # only the class names are needed
+        from edgecv.data import load_dataset
+
+        dataset = load_dataset(recipe.data.train, task=recipe.task)
+    return task, recorded, dataset
 
 
-def _calibration(recipe, samples: int):
-    """(representative callable or None, class names) from the recipe's training data."""
-    try:
-        from edgecv.data import load_dataset, representative_dataset
-    except ImportError:
-        raise ExportError("int8 calibration from a recipe needs edgecv.data.load_dataset and "
-                          "representative_dataset, which are not built yet") from None
-    train = load_dataset(recipe.data.train, task=recipe.task)
-    if not samples:
-        return None, list(train.class_names)
-    click.echo(f"export: calibrating on {min(samples, len(train))} training images")
-    rep = representative_dataset(train, input_shape=recipe.model.input_shape, samples=samples,
-                                 seed=recipe.seed, resize=recipe.data.resize)
-    return rep, list(train.class_names)
+def _recorded_task_metadata(export_dirs: list[Path], recipe) -> dict | None:
+    """The task's part of the metadata of an earlier export of this recipe, or None."""
+    from edgecv.export.metadata import read_metadata, recorded_task_part, sidecar_path
+
+    digest = recipe.digest()
+    for folder in dict.fromkeys(export_dirs):
+        for path in sorted(Path(folder).glob("*.tflite")):
+            sidecar = sidecar_path(path)
+            try:
+                meta = json.loads(sidecar.read_text()) if sidecar.is_file() else read_metadata(path)
+            except (OSError, ValueError, ExportError):
+                continue  # an unreadable earlier file is not evidence either way
+            if meta and meta.get("recipe_hash") == digest and meta.get("task") == recipe.task:
+                return recorded_task_part(meta)
+    return None
 
 
 def _check_labels(model, recipe, labels, model_path: Path) -> None:
@@ -144,20 +147,6 @@ def _check_labels(model, recipe, labels, model_path: Path) -> None:
     if width is not None and width != len(labels):
         raise ExportError(f"{model_path}: model outputs {width} classes but the recipe's data "
                           f"has {len(labels)} labels")
-
-
-def _metadata(recipe, labels, model) -> dict:
-    from edgecv.export.metadata import build_metadata
-
-    if recipe is None:
-        return build_metadata(task="unknown", input_shape=list(model.input_shape[1:]))
-    return build_metadata(task=recipe.task, labels=labels, recipe=None,
-                          input_shape=list(recipe.model.input_shape), model=recipe.model.arch,
-                          recipe_hash=recipe.digest(), resize=recipe.data.resize)
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024:.0f} KiB" if n < 10 * 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
 
 
 # ---------------------------------------------------------------- edgecv info
@@ -181,7 +170,7 @@ def format_info(info: dict) -> list[str]:
     """The human-readable `edgecv info` report, line by line."""
     meta = info.get("metadata") or {}
     kind = "integer (int8)" if info["integer"] else "float"
-    lines = [f"{info['path']}: {_size(info['size_bytes'])}, {kind} model, "
+    lines = [f"{info['path']}: {size_text(info['size_bytes'])}, {kind} model, "
              f"{len(info['operators'])} operators, {info['subgraphs']} subgraph(s)"]
     if meta:
         labels = meta.get("labels") or []
