@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import edgecv  # noqa: F401  (sets TF_USE_LEGACY_KERAS first)
-from edgecv.cli import main
 from edgecv.export import FORMATS
 from edgecv.export.formats import Format, configure_parameters, output_name
 from edgecv.export.metadata import FILE_KEYS, RUN_KEYS, read_metadata, sidecar_path
