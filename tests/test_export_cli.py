@@ -121,3 +121,22 @@ def test_export_saved_qat_model_to_int8_without_recipe(tmp_path, capsys):
     info = inspect_tflite(tmp_path / "o" / "qat_int8.tflite")
     assert info["integer"] and info["float_ops"] == []
     assert info["metadata"]["quantized_from"] == "qat"
+
+
+def test_a_failed_format_fails_the_command_after_the_others_are_written(tmp_path, capsys):
+    """The pipeline reports a failed format and goes on; `edgecv export` then exits 2
+    with that format's one-line error."""
+    from test_export import tiny_model
+
+    model = tmp_path / "dyn.keras"
+    tiny_model(input_shape=(None, None, 3), classes=5).save(model)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE)
+    out = tmp_path / "out"
+    assert main(["export", str(model), "--recipe", str(recipe), "--format", "edgetpu",
+                 "--format", "float32", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "export: edgetpu failed:" in captured.out
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and "the Edge TPU needs a fixed input size" in err
+    assert sorted(p.name for p in out.iterdir()) == ["dyn_float32.json", "dyn_float32.tflite"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from edgecv.errors import ExportError
-from edgecv.export.formats import FORMATS, get_format
+from edgecv.export.formats import FORMATS, IO_TYPES, get_format
 from edgecv.export.pipeline import size_text
 
 MODEL_SUFFIXES = (".keras", ".h5")
@@ -23,7 +23,7 @@ MODEL_SUFFIXES = (".keras", ".h5")
               help="Output folder (default: RUN_DIR/export, or ./export for a model file).")
 @click.option("--recipe", "recipe_path", type=click.Path(path_type=Path),
               help="Recipe naming the calibration data, for int8/edgetpu from a model file.")
-@click.option("--io-type", type=click.Choice(["uint8", "int8"]), default=None,
+@click.option("--io-type", type=click.Choice(IO_TYPES), default=None,
               help="Input/output type of int8 models (default: the recipe's, else uint8).")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=None,
               help="Training images used to calibrate int8 (default: the recipe's).")

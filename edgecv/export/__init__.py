@@ -1,8 +1,10 @@
-"""Export: FORMATS table, Keras -> TFLite conversion, metadata, inspection, Edge TPU check.
+"""Export: FORMATS table, the export pipeline, Keras -> TFLite conversion, metadata,
+inspection, Edge TPU check.
 
 Importing this package is cheap; TensorFlow loads only when a conversion runs.
 See docs/ARCHITECTURE.md (edgecv.export)."""
 from edgecv.export.formats import FORMATS, Format, get_format, output_name
+from edgecv.export.pipeline import export_run
 
 
 def export_model(model, fmt, out_path, *, representative=None, io_type="uint8", metadata=None):
@@ -25,5 +27,5 @@ def inspect_tflite(path):
     return _inspect(path)
 
 
-__all__ = ["FORMATS", "Format", "get_format", "output_name", "export_model",
+__all__ = ["FORMATS", "Format", "get_format", "output_name", "export_run", "export_model",
            "read_metadata", "inspect_tflite"]
