@@ -13,7 +13,7 @@ import edgecv  # noqa: F401  (sets TF_USE_LEGACY_KERAS first)
 from edgecv.cli import main
 from edgecv.errors import ExportError
 from edgecv.export import FORMATS, get_format, output_name
-from edgecv.export.inspect import inspect_tflite
+from edgecv.export.info import inspect_tflite
 from edgecv.export.metadata import (METADATA_NAME, build_metadata, embed_metadata,
                                     read_metadata, sidecar_path)
 

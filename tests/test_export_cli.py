@@ -7,7 +7,7 @@ import pytest
 
 import edgecv  # noqa: F401
 from edgecv.cli import main
-from edgecv.export.inspect import inspect_tflite
+from edgecv.export.info import inspect_tflite
 from edgecv.export.metadata import read_metadata
 
 RECIPE = """\

@@ -241,7 +241,7 @@ def test_a_new_tflite_format_is_one_table_row(tiny, tmp_path, monkeypatch):
     assert exports[0]["status"] == "ok", exports
     path = tmp_path / "tiny_int16x8.tflite"
     assert read_metadata(path)["format"] == "int16x8"
-    from edgecv.export.inspect import inspect_tflite
+    from edgecv.export.info import inspect_tflite
 
     dtypes = {t["dtype"] for op in inspect_tflite(path)["operators"] for t in op["outputs"]}
     assert "int16" in dtypes

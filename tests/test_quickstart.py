@@ -115,7 +115,7 @@ def qat_run(tmp_path_factory):
 
 def test_after_qat_float32_is_a_float_model_and_int8_uses_the_qat_model(qat_run):
     """float32 comes from the pre-QAT weights (no fake-quant ops), int8 from the QAT model."""
-    from edgecv.export.inspect import inspect_tflite
+    from edgecv.export.info import inspect_tflite
     from edgecv.export.metadata import read_metadata
 
     float32 = inspect_tflite(qat_run / "export" / "quickstart_float32.tflite")

@@ -91,7 +91,7 @@ def test_train_writes_a_report_with_miou_fields(segmentation_run):
 
 
 def test_int8_unet_runs_every_op_in_integers(segmentation_run):
-    from edgecv.export.inspect import inspect_tflite
+    from edgecv.export.info import inspect_tflite
 
     _, _, run_dir = segmentation_run
     info = inspect_tflite(run_dir / "export" / "tiny_unet_int8.tflite", edgetpu=False)

@@ -155,7 +155,7 @@ def _check_labels(model, recipe, labels, model_path: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def info_command(path: Path, as_json: bool) -> None:
     """Show a .tflite file's size, I/O, operators, float ops and Edge TPU verdict."""
-    from edgecv.export.inspect import inspect_tflite
+    from edgecv.export.info import inspect_tflite
 
     info = inspect_tflite(path)
     if as_json:

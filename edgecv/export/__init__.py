@@ -22,7 +22,7 @@ def read_metadata(path_or_bytes):
 
 
 def inspect_tflite(path):
-    from edgecv.export.inspect import inspect_tflite as _inspect
+    from edgecv.export.info import inspect_tflite as _inspect
 
     return _inspect(path)
 

@@ -155,7 +155,7 @@ def _names(names: list[str], limit: int = 2) -> str:
 
 
 def check_operators(info: dict) -> dict:
-    """Static verdict from an `inspect.describe` dict: which ops can map to the TPU.
+    """Static verdict from an `flatbuffer.describe` dict: which ops can map to the TPU.
 
     The compiler maps a single contiguous graph prefix: everything after the first
     unmappable op runs on the CPU, so `expected_on_tpu` counts ops before it."""
@@ -196,7 +196,7 @@ def check_operators(info: dict) -> dict:
 
 def edgetpu_report(model_bytes: bytes) -> dict:
     """Static check of an int8 TFLite model held in memory."""
-    from edgecv.export.inspect import describe, load_model_object
+    from edgecv.export.flatbuffer import describe, load_model_object
 
     model, buf, _ = load_model_object(model_bytes)
     return check_operators(describe(model, buf))

@@ -101,7 +101,7 @@ def _converter(model, *, static_batch: bool):
 
 
 def _require_integer(data: bytes, fmt: str) -> None:
-    from edgecv.export.inspect import describe, load_model_object
+    from edgecv.export.flatbuffer import describe, load_model_object
 
     model, buf, _ = load_model_object(data)
     floats = describe(model, buf)["float_ops"]
@@ -113,7 +113,7 @@ def _require_integer(data: bytes, fmt: str) -> None:
 
 def io_metadata(data: bytes) -> dict:
     """Input/output tensor facts read back from the converted flatbuffer."""
-    from edgecv.export.inspect import describe, load_model_object
+    from edgecv.export.flatbuffer import describe, load_model_object
 
     model, buf, _ = load_model_object(data)
     d = describe(model, buf)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgecv.errors import ExportError
-from edgecv.export.metadata import TFLITE_IDENTIFIER, read_metadata, schema_module
+from edgecv.export.metadata import TFLITE_IDENTIFIER, schema_module
 
 FLOAT_TYPES = {"FLOAT32", "FLOAT16", "FLOAT64", "BFLOAT16"}
 INTEGER_ACTIVATION_TYPES = {"INT8", "UINT8", "INT16"}
@@ -83,7 +83,7 @@ def _verify(model, buf: bytes, where: str) -> None:
                 if item and all(d >= 0 for d in shape):
                     expected = int(np.prod(shape, dtype=np.int64)) * item
                     if expected != len(data):
-                        raise bad(f"tensor {_text(t.name)!r} holds {len(data)} bytes, "
+                        raise bad(f"tensor {text_of(t.name)!r} holds {len(data)} bytes, "
                                   f"shape {shape} needs {expected}")
         for label, idx in (("input", sg.inputs), ("output", sg.outputs)):
             for i in ([] if idx is None else list(idx)):
@@ -109,7 +109,7 @@ def _buffer_data(buffers, index: int, buf: bytes):
     return None
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
 
 
@@ -117,7 +117,7 @@ def _op_name(code, op_names: dict[int, str]) -> str:
     builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
     name = op_names.get(builtin, f"BUILTIN_{builtin}")
     if name == "CUSTOM":
-        return f"CUSTOM:{_text(code.customCode)}"
+        return f"CUSTOM:{text_of(code.customCode)}"
     return name
 
 
@@ -135,7 +135,7 @@ def _quant(t) -> dict | None:
 def tensor_info(t, type_names: dict[int, str]) -> dict:
     shape = [] if t.shape is None else [int(d) for d in t.shape]
     sig = None if t.shapeSignature is None else [int(d) for d in t.shapeSignature]
-    return {"name": _text(t.name), "dtype": type_names.get(t.type, str(t.type)).lower(),
+    return {"name": text_of(t.name), "dtype": type_names.get(t.type, str(t.type)).lower(),
             "shape": shape, "shape_signature": sig or shape, "quantization": _quant(t)}
 
 
@@ -220,18 +220,3 @@ def op_table(operators: list[dict]) -> list[dict]:
                                       "output_dtypes": list(outs)})
         row["count"] += 1
     return list(groups.values())
-
-
-def inspect_tflite(path: "str | os.PathLike | bytes", *, edgetpu: bool = True) -> dict:
-    """Verify a .tflite file, then report size, I/O, op table, float ops, metadata
-    and (by default) the static Edge TPU verdict."""
-    model, buf, where = load_model_object(path)
-    info = {"path": where, "size_bytes": len(buf),
-            "description": _text(model.description)}
-    info.update(describe(model, buf))
-    info["metadata"] = read_metadata(buf)
-    if edgetpu:
-        from edgecv.export.edgetpu import check_operators
-
-        info["edgetpu"] = check_operators(info)
-    return info
