@@ -98,7 +98,7 @@ def qat_run(tmp_path_factory):
     """The shrunken quickstart with a QAT stage added."""
     from click.testing import CliRunner
 
-    from conftest import REPO, TINY_QUICKSTART
+    from tests.helpers import REPO, TINY_QUICKSTART
     from edgecv.cli import cli
 
     run_dir = tmp_path_factory.mktemp("quickstart_qat") / "run"

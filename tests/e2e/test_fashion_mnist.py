@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import edgecv
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "fashion_mnist_mobilenet_v2.yaml"
 DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
 needs_data = pytest.mark.skipif(not (DATA_DIR / "t10k-images-idx3-ubyte.gz").exists(),

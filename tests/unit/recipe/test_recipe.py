@@ -12,6 +12,7 @@ import yaml
 from edgecv.cli import main
 from edgecv.errors import RecipeError
 from edgecv.recipe import apply_override, dump_recipe, load_recipe
+from tests.helpers import REPO
 
 VALID = {
     "name": "tiny",
@@ -164,7 +165,7 @@ def test_builder_kwargs_exclude_edgecv_keys(tmp_path):
 
 
 def test_every_shipped_recipe_is_valid():
-    for path in sorted(Path(__file__).parents[1].joinpath("recipes").glob("*.yaml")):
+    for path in sorted(REPO.joinpath("recipes").glob("*.yaml")):
         if path.name.endswith(".template.yaml"):
             continue
         load_recipe(path)

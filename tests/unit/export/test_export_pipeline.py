@@ -16,7 +16,7 @@ from edgecv.export import FORMATS
 from edgecv.export.formats import Format, configure_parameters, output_name
 from edgecv.export.metadata import FILE_KEYS, RUN_KEYS, read_metadata, sidecar_path
 
-from conftest import REPO
+from tests.helpers import REPO
 
 # recipes/tiny_yolo_shapes.yaml shrunk to seconds, QAT stage kept: the integer file comes
 # from model_qat.h5 and the float one from model.keras, on both paths.
