@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edgecv.bench.gates import GATES as _GATES
 from edgecv.bench.gates import check_gate_names
-from edgecv.bench.runner import DELEGATES
+from edgecv.bench.runner import DELEGATES, MAX_THREADS
 from edgecv.data.normalize import RESIZE_MODES
 from edgecv.errors import BenchError, RecipeError
 from edgecv.export.formats import FORMATS as _FORMATS
@@ -60,6 +60,7 @@ class DatasetSpec(Strict):
     samples: Optional[int] = Field(None, gt=0)
     seed: int = 0
     limit: Optional[int] = Field(None, gt=0)            # use at most this many samples
+    max_pixels: Optional[int] = Field(None, gt=0)       # larger images are skipped (edgecv.data.limits)
 
     @field_validator("classes")
     @classmethod
@@ -162,7 +163,7 @@ class ExportSpec(Strict):
 class BenchSpec(Strict):
     runs: int = Field(50, gt=0)
     warmup: int = Field(5, ge=0)
-    threads: Optional[int] = Field(None, gt=0)
+    threads: Optional[int] = Field(None, gt=0, le=MAX_THREADS)
     delegate: Literal[DELEGATES] = "auto"  # type: ignore[valid-type]
     samples: Optional[int] = Field(None, gt=0)          # eval samples; default: the whole val set
     # {gate: limit} for every format, and {format: {gate: limit}} for one format only,
@@ -271,12 +272,14 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
 
 
 def read_yaml_mapping(path: Path, *, what: str) -> dict[str, Any]:
+    from edgecv import yamlsafe  # alias bombs, nesting and file-size limits
+
     if not path.exists():
         raise RecipeError(f"{path}: no such {what} file")
     if path.is_dir():
         raise RecipeError(f"{path}: is a directory, expected a YAML {what} file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlsafe.load(yamlsafe.read_text(path, what=what), where=str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -297,8 +300,10 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise RecipeError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. train.epochs=1")
+    from edgecv import yamlsafe
+
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = yamlsafe.load(text, where=f"--set {key}") if text.strip() else None
     except yaml.YAMLError:
         raise RecipeError(f"--set {key}: cannot parse value {text!r}") from None
     node = raw

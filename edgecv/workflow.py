@@ -4,13 +4,12 @@ This module only orchestrates; each step lives in its own package.
 """
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from edgecv.errors import EdgecvError, RecipeError
+from edgecv.errors import EdgecvError
 from edgecv.fileio import write_text
 from edgecv.recipe import Recipe, dump_recipe
 
@@ -33,24 +32,6 @@ def default_run_dir(recipe: Recipe) -> Path:
     return Path("runs") / recipe.name
 
 
-def prepare_run_dir(run_dir: Path, *, resume: bool, force: bool) -> None:
-    """Refuse to mix two runs in one folder unless told to resume or start over."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RecipeError(f"--out {run_dir}: exists and is not a directory")
-    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
-        if not force:
-            raise RecipeError(
-                f"{run_dir}: run directory already exists; pass --resume to continue it, "
-                f"--force to start over, or --out DIR for a new one")
-        shutil.rmtree(run_dir)
-    from edgecv.train.distribute import cluster_from_env
-
-    is_chief = cluster_from_env()[2]    # only the chief writes recipe.yaml (see run_recipe)
-    if resume and is_chief and not (run_dir / "recipe.yaml").exists():
-        raise RecipeError(f"--resume: {run_dir} holds no earlier run (no recipe.yaml)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-
 def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Echo = print) -> RunResult:
     """Run every stage the recipe names and write the run directory."""
     started = time.perf_counter()
@@ -65,6 +46,10 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
         write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
     task = get_task(recipe.task, recipe)
     train_set, val_set = load_splits(recipe, echo)
+    test_set = None if recipe.data.test is None else load_decodable(recipe.data.test, recipe, echo)
+    from edgecv.compat import check_classes  # before training: num_classes and splits agree
+
+    check_classes(recipe, train_set, {"data.val": val_set, "data.test": test_set})
     adapt = getattr(task, "adapt_to_data", None)
     if adapt is not None:  # e.g. detection: `auto` anchors from the training boxes
         task = adapt(train_set)
@@ -96,8 +81,8 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
 
     exports = export_formats(recipe, model, float_model, task, train_set, run_dir, class_names, echo)
     bench_set = val_set
-    if recipe.data.test is not None:  # a held-out test split is what the report should score
-        bench_set = load_decodable(recipe.data.test, recipe, echo)
+    if test_set is not None:  # a held-out test split is what the report should score
+        bench_set = test_set
         echo(f"bench: scoring the test split ({len(bench_set)} samples)")
     entries = bench_exports(recipe, float_model, bench_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")

@@ -134,13 +134,14 @@ def _subprocess_benchmark(tflite_path, eval_npz, *, runs, warmup, min_seconds, t
     import json
     import subprocess
     import sys
-    import tempfile
 
     import numpy as np
 
     from edgecv.bench import runner
 
-    with tempfile.TemporaryDirectory(prefix="edgecv-bench-") as work:
+    from edgecv.tempdirs import temp_dir
+
+    with temp_dir("bench") as work:  # pid-named: a killed run's folder is swept next time
         args = [sys.executable, runner.__file__, os.fspath(tflite_path), "--runs", str(runs),
                 "--warmup", str(warmup), "--min-seconds", str(min_seconds),
                 "--delegate", delegate, "--json", f"{work}/result.json", "--quiet"]
@@ -152,9 +153,9 @@ def _subprocess_benchmark(tflite_path, eval_npz, *, runs, warmup, min_seconds, t
             progress(f"timing {runs} runs" + (" + eval" if eval_npz is not None else ""))
         proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode != 0:
-            lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
-            message = lines[-1].removeprefix("error: ") if lines else f"exit {proc.returncode}"
-            raise BenchError(message)
+            from edgecv.bench.failures import runner_failure  # a crash is named, not LiteRT's INFO line
+
+            raise BenchError(runner_failure(proc.returncode, proc.stderr, threads=threads))
         result = json.loads(Path(work, "result.json").read_text(encoding="utf-8"))
         if eval_npz is not None:
             with np.load(f"{work}/outputs.npz", allow_pickle=False) as npz:
@@ -173,7 +174,9 @@ def write_run_eval_set(run_dir, dataset, *, task: str, input_shape, limit=None, 
     """Write run_dir/eval.npz from a dataset (edgecv.data.eval_arrays) and return its path."""
     from edgecv.bench.evalset import write_eval_set
     from edgecv.data import eval_arrays
+    from edgecv.memory import check_eval_fits
 
+    check_eval_fits(min(len(dataset), limit or len(dataset)), input_shape)  # before allocating
     x, targets = eval_arrays(dataset, input_shape=tuple(input_shape), limit=limit, resize=resize)
     return write_eval_set(Path(run_dir) / "eval.npz", x_uint8=x, task=task, targets=targets,
                           class_names=list(dataset.class_names))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -40,9 +39,12 @@ def _eval_from_spec(spec_path: Path, out_path: Path, *, task: str | None, input_
     if task is None:
         raise BenchError(f"--data {spec_path}: a dataset spec needs the task; pass --task or "
                          "bench a model exported by edgecv (its metadata names the task)")
-    try:
-        spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    from edgecv import yamlsafe
+
+    try:  # the same limits as recipes (alias bombs, file size), reported as --data errors
+        spec = yamlsafe.load(yamlsafe.read_text(spec_path, what="dataset spec", error=BenchError),
+                             where=f"--data {spec_path}", error=BenchError)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise BenchError(f"--data {spec_path}: cannot read dataset spec ({exc})") from None
     if not isinstance(spec, dict) or "format" not in spec:
         raise BenchError(f"--data {spec_path}: expected a dataset spec mapping with a 'format' key")
@@ -180,7 +182,9 @@ def bench_single(tflite, *, runs=None, warmup=None, min_seconds=0.0, threads=Non
     tflite = Path(tflite)
     if tflite.suffix != ".tflite":
         raise BenchError(f"{tflite}: expected a .tflite file or a run directory")
-    with tempfile.TemporaryDirectory(prefix="edgecv-bench-") as work:
+    from edgecv.tempdirs import temp_dir
+
+    with temp_dir("bench") as work:
         eval_path = resolve_eval(None if data is None else Path(data), Path(work),
                                  tflite=tflite, task=task)
         if reference is not None and eval_path is None:

@@ -14,8 +14,9 @@ from edgecv.errors import DataError, RecipeError
 from edgecv.registry import Registry, suggest
 
 # Keys every format accepts (see edgecv.recipe.DatasetSpec).
-COMMON_KEYS = ("format", "classes", "seed", "limit")
-SPEC_KEYS = ("format", "path", "images", "annotations", "masks", "split", "classes", "samples", "seed", "limit")
+COMMON_KEYS = ("format", "classes", "seed", "limit", "max_pixels")
+SPEC_KEYS = ("format", "path", "images", "annotations", "masks", "split", "classes", "samples", "seed", "limit",
+             "max_pixels")
 IDX_SPLITS = ("train", "t10k")
 
 

@@ -36,6 +36,10 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
     if out_dir is None:
         out_dir = source / "export" if source.is_dir() else Path("export")
     io_type = io_type or (recipe.export.io_type if recipe else "uint8")
+    if source.is_dir() and out_dir.resolve().is_relative_to(source.resolve()):
+        from edgecv.rundir import guard_write  # writing into the run folder: one writer at a time
+
+        click.get_current_context().with_resource(guard_write(source))
 
     from edgecv.export.tflite import export_model, is_qat_model
 
