@@ -64,6 +64,10 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
     task_name = task if task is None or isinstance(task, str) else task.name
     if evalset is not None and task_name is not None and task_name != evalset.task:
         raise BenchError(f"{eval_npz}: eval set is for task {evalset.task!r}, not {task_name!r}")
+    if evalset is not None:  # task, input size, output shape and classes agree, or one line
+        from edgecv.bench.compat import check_tflite
+
+        check_tflite(tflite_path, evalset, eval_npz)
 
     if remote is not None:
         from edgecv.bench.remote import remote_benchmark
