@@ -103,6 +103,16 @@ def check_deletable(folder: Path, recipe: Any, recipe_path: Optional[Path]) -> N
                              f"(no {MARKER} marker); choose another --out")
 
 
+def check_not_inside_data(folder: Path, recipe: Any) -> None:
+    """A run folder inside a dataset folder would become part of the dataset (a folder-format
+    reader takes every sub-folder for a class): refuse it."""
+    real = Path(folder).resolve()
+    for what, path in protected_paths(recipe, None):
+        if what.startswith("data.") and path.is_dir() and _inside(real, path) and real != path:
+            raise RunFolderError(f"--out {folder}: is inside {what} ({path}); the run's files would "
+                                 f"become part of the dataset, choose a folder outside it")
+
+
 def _clear(folder: Path) -> None:
     """Delete everything in `folder` but the lock this process holds in it."""
     for child in folder.iterdir():
@@ -251,6 +261,7 @@ def prepare(run_dir: Path, *, recipe: Any, recipe_path: Optional[Path], resume: 
         return
     if run_dir.exists() and not run_dir.is_dir():
         raise RunFolderError(f"--out {run_dir}: exists and is not a directory")
+    check_not_inside_data(run_dir, recipe)
     existed = run_dir.exists()
     in_use = existed and any(p.name != LOCK for p in run_dir.iterdir())
     if in_use and not resume and not force:

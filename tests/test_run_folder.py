@@ -408,3 +408,13 @@ def test_sigkill_during_saved_model_export_is_cleaned_by_the_next_export(tmp_pat
     capsys.readouterr()
     assert staging() == [] and (run / "export" / "quickstart_saved_model" / "saved_model.pb").is_file()
     assert (run / "export" / ".my_saved_model_notes").read_text() == "keep"
+
+
+def test_a_run_folder_inside_the_dataset_is_refused(tmp_path, capsys):
+    """--out inside data.train.path: the run's folders would turn into classes next time."""
+    data = user_folder(tmp_path / "P") / "data"
+    recipe = folder_recipe(tmp_path, data)
+    before = tree_hash(tmp_path)
+    assert main(["train", str(recipe), "--out", str(data / "run")]) == 2
+    one_error_line(capsys.readouterr().err, f"--out {data / 'run'}: is inside data.train.path")
+    assert tree_hash(tmp_path) == before

@@ -49,6 +49,9 @@ def _eval_from_spec(spec_path: Path, out_path: Path, *, task: str | None, input_
     if not isinstance(spec, dict) or "format" not in spec:
         raise BenchError(f"--data {spec_path}: expected a dataset spec mapping with a 'format' key")
     dataset = load_dataset(spec, task=task, base_dir=spec_path.parent)
+    from edgecv.memory import check_eval_fits
+
+    check_eval_fits(len(dataset), input_shape)  # [N,H,W,C] uint8 is built in memory next
     x, targets = eval_arrays(dataset, input_shape=tuple(input_shape), resize=resize)
     return write_eval_set(out_path, x_uint8=x, task=task, targets=targets,
                           class_names=list(dataset.class_names))
