@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError, create_model, field_validator, 
 
 from edgecv.bench.spec import BenchSpec
 from edgecv.data.spec import AugmentSpec, DataSpec, DatasetSpec  # noqa: F401  (re-exported)
+from edgecv import yamlsafe  # alias bombs, nesting and file-size limits
 from edgecv.errors import RecipeError
 from edgecv.export.spec import ExportSpec
 from edgecv.models.spec import ModelSpec, check_builder
@@ -29,6 +30,9 @@ from edgecv.tasks.table import all_tasks, task_names
 from edgecv.train.spec import PruneSpec, QatSpec, TrainSpec
 
 TASKS = task_names()
+# Sections read only after training: they may change on --resume (edgecv.resume), and the
+# training digest that train/state.json records leaves them out.
+RESUME_SAFE = ("export", "bench")
 
 
 class _RecipeBase(Strict):
@@ -63,6 +67,12 @@ class _RecipeBase(Strict):
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def training_digest(self) -> str:
+        """The digest without the resume-safe sections: what train/state.json records, so a
+        resumed run checks it continues the same training."""
+        data = {k: v for k, v in self.to_dict().items() if k not in RESUME_SAFE}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
 
 # Task options, one optional section per task that has any, named like the task
 # (`detection:`, `segmentation:`); defaults when absent.
@@ -94,7 +104,7 @@ def read_yaml_mapping(path: Path, *, what: str) -> dict[str, Any]:
     if path.is_dir():
         raise RecipeError(f"{path}: is a directory, expected a YAML {what} file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlsafe.load(yamlsafe.read_text(path, what=what), where=str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -116,7 +126,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     if not sep or not key or any(not part for part in key.split(".")):
         raise RecipeError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. train.epochs=1")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = yamlsafe.load(text, where=f"--set {key}") if text.strip() else None
     except yaml.YAMLError:
         raise RecipeError(f"--set {key}: cannot parse value {text!r}") from None
     node = raw

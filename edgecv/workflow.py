@@ -4,13 +4,11 @@ This module only orchestrates; each step lives in its own package.
 """
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from edgecv.errors import RecipeError
 from edgecv.fileio import write_text
 from edgecv.recipe import Recipe, dump_recipe
 
@@ -32,24 +30,6 @@ def default_run_dir(recipe: Recipe) -> Path:
     return Path("runs") / recipe.name
 
 
-def prepare_run_dir(run_dir: Path, *, resume: bool, force: bool) -> None:
-    """Refuse to mix two runs in one folder unless told to resume or start over."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RecipeError(f"--out {run_dir}: exists and is not a directory")
-    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
-        if not force:
-            raise RecipeError(
-                f"{run_dir}: run directory already exists; pass --resume to continue it, "
-                f"--force to start over, or --out DIR for a new one")
-        shutil.rmtree(run_dir)
-    from edgecv.train.distribute import cluster_from_env
-
-    is_chief = cluster_from_env()[2]    # only the chief writes recipe.yaml (see run_recipe)
-    if resume and is_chief and not (run_dir / "recipe.yaml").exists():
-        raise RecipeError(f"--resume: {run_dir} holds no earlier run (no recipe.yaml)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-
 def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Echo = print) -> RunResult:
     """Run every stage the recipe names and write the run directory."""
     started = time.perf_counter()
@@ -67,6 +47,12 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     channels = recipe.model.input_shape[-1]
     train_set, val_set = load_splits(recipe.data, task=recipe.task, channels=channels,
                                      seed=recipe.seed, echo=echo)
+    test_set = None
+    if recipe.data.test is not None:
+        test_set = load_decodable(recipe.data.test, task=recipe.task, channels=channels, echo=echo)
+    from edgecv.compat import check_classes  # before training: num_classes and splits agree
+
+    check_classes(recipe, train_set, {"data.val": val_set, "data.test": test_set})
     task = task.adapt_to_data(train_set)    # e.g. detection: `auto` anchors from the training boxes
     class_names = train_set.class_names
     num_classes = recipe.model.num_classes or len(class_names)
@@ -100,8 +86,8 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
                          recipe=recipe, task=task, dataset=train_set, out_dir=run_dir / "export",
                          stem=recipe.name, echo=echo)
     bench_set = val_set
-    if recipe.data.test is not None:  # a held-out test split is what the report should score
-        bench_set = load_decodable(recipe.data.test, task=recipe.task, channels=channels, echo=echo)
+    if test_set is not None:  # a held-out test split is what the report should score
+        bench_set = test_set
         echo(f"bench: scoring the test split ({len(bench_set)} samples)")
     entries = bench_exports(recipe, float_model, bench_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")

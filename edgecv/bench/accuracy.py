@@ -72,8 +72,12 @@ def reference_score(model, evalset, task=None, metadata=None) -> dict:
 
     if not hasattr(evalset, "x"):
         evalset = read_eval_set(evalset)
+    where = "the reference model" if hasattr(model, "predict") else str(model)
     if not hasattr(model, "predict"):
         model = load_keras_model(model)
+    from edgecv.bench.compat import check_keras  # before predicting: shapes and classes agree
+
+    check_keras(model, evalset, where)
     outputs = keras_outputs(model, normalized(evalset))
     result = score(task or evalset.task, outputs, evalset.targets, evalset.class_names, metadata)
     result["output_shapes"] = [list(o.shape) for o in outputs]

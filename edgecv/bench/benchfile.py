@@ -69,6 +69,10 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
     task_name = task if task is None or isinstance(task, str) else task.name
     if evalset is not None and task_name is not None and task_name != evalset.task:
         raise BenchError(f"{eval_npz}: eval set is for task {evalset.task!r}, not {task_name!r}")
+    if evalset is not None:  # task, input size, output shape and classes agree, or one line
+        from edgecv.bench.compat import check_tflite
+
+        check_tflite(tflite_path, evalset, eval_npz)
 
     if remote is not None:
         from edgecv.bench.remote import remote_benchmark
@@ -132,13 +136,14 @@ def _subprocess_benchmark(tflite_path, eval_npz, *, runs, warmup, min_seconds, t
     import json
     import subprocess
     import sys
-    import tempfile
 
     import numpy as np
 
     from edgecv.bench import runner
 
-    with tempfile.TemporaryDirectory(prefix="edgecv-bench-") as work:
+    from edgecv.tempdirs import temp_dir
+
+    with temp_dir("bench") as work:  # pid-named: a killed run's folder is swept next time
         args = [sys.executable, runner.__file__, os.fspath(tflite_path), "--runs", str(runs),
                 "--warmup", str(warmup), "--min-seconds", str(min_seconds),
                 "--delegate", delegate, "--json", f"{work}/result.json", "--quiet"]
@@ -150,9 +155,9 @@ def _subprocess_benchmark(tflite_path, eval_npz, *, runs, warmup, min_seconds, t
             progress(f"timing {runs} runs" + (" + eval" if eval_npz is not None else ""))
         proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode != 0:
-            lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
-            message = lines[-1].removeprefix("error: ") if lines else f"exit {proc.returncode}"
-            raise BenchError(message)
+            from edgecv.bench.failures import runner_failure  # a crash is named, not LiteRT's INFO line
+
+            raise BenchError(runner_failure(proc.returncode, proc.stderr, threads=threads))
         result = json.loads(Path(work, "result.json").read_text(encoding="utf-8"))
         if eval_npz is not None:
             with np.load(f"{work}/outputs.npz", allow_pickle=False) as npz:

@@ -11,7 +11,9 @@ def write_run_eval_set(run_dir, dataset, *, task: str, input_shape, limit=None, 
     """Write run_dir/eval.npz from a dataset (edgecv.data.eval_arrays) and return its path."""
     from edgecv.bench.evalset import write_eval_set
     from edgecv.data import eval_arrays
+    from edgecv.memory import check_eval_fits
 
+    check_eval_fits(min(len(dataset), limit or len(dataset)), input_shape)  # before allocating
     x, targets = eval_arrays(dataset, input_shape=tuple(input_shape), limit=limit, resize=resize)
     return write_eval_set(Path(run_dir) / "eval.npz", x_uint8=x, task=task, targets=targets,
                           class_names=list(dataset.class_names))
@@ -41,13 +43,19 @@ def _eval_from_spec(spec_path: Path, out_path: Path, *, task: str | None, input_
     if task is None:
         raise BenchError(f"--data {spec_path}: a dataset spec needs the task; pass --task or "
                          "bench a model exported by edgecv (its metadata names the task)")
-    try:
-        spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    from edgecv import yamlsafe
+
+    try:  # the same limits as recipes (alias bombs, file size), reported as --data errors
+        spec = yamlsafe.load(yamlsafe.read_text(spec_path, what="dataset spec", error=BenchError),
+                             where=f"--data {spec_path}", error=BenchError)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise BenchError(f"--data {spec_path}: cannot read dataset spec ({exc})") from None
     if not isinstance(spec, dict) or "format" not in spec:
         raise BenchError(f"--data {spec_path}: expected a dataset spec mapping with a 'format' key")
     dataset = load_dataset(spec, task=task, base_dir=spec_path.parent)
+    from edgecv.memory import check_eval_fits
+
+    check_eval_fits(len(dataset), input_shape)  # [N,H,W,C] uint8 is built in memory next
     x, targets = eval_arrays(dataset, input_shape=tuple(input_shape), resize=resize)
     return write_eval_set(out_path, x_uint8=x, task=task, targets=targets,
                           class_names=list(dataset.class_names))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
@@ -209,7 +208,9 @@ def bench_single(tflite, *, runs=None, warmup=None, min_seconds=0.0, threads=Non
     tflite = Path(tflite)
     if tflite.suffix != ".tflite":
         raise BenchError(f"{tflite}: expected a .tflite file or a run directory")
-    with tempfile.TemporaryDirectory(prefix="edgecv-bench-") as work:
+    from edgecv.tempdirs import temp_dir
+
+    with temp_dir("bench") as work:
         eval_path = resolve_eval(None if data is None else Path(data), Path(work),
                                  tflite=tflite, task=task)
         if reference is not None and eval_path is None:

@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import socket
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -89,12 +88,25 @@ def _resolved(target: RemoteTarget) -> tuple[RemoteTarget, list[str]]:
                    port=target.port or (int(config["port"]) if "port" in config else None)), identity
 
 
+def _quiet_paramiko() -> None:
+    """paramiko's transport thread logs every failed handshake with two tracebacks on the
+    "paramiko" logger; with no handler configured, logging's last resort prints them to
+    stderr before edgecv's one line. A NullHandler keeps them out (an application that
+    configures logging itself still receives them)."""
+    import logging
+
+    logger = logging.getLogger("paramiko")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 def connect(target: RemoteTarget):
     """An authenticated paramiko SSHClient, or BenchError with one clear line."""
     try:
         import paramiko
     except ImportError:
         raise BenchError("--remote needs paramiko: pip install 'edgecv[remote]'") from None
+    _quiet_paramiko()
     resolved, identity = _resolved(target)
     port = resolved.port or 22
     user = resolved.user or getpass.getuser()
@@ -126,6 +138,9 @@ def connect(target: RemoteTarget):
             raise BenchError(f"remote {where}: host key not in ~/.ssh/known_hosts; connect once "
                              f"with `ssh -p {port} {user}@{resolved.host}` to verify and "
                              "store it") from None
+        if "banner" in text:  # something answered and hung up, or is not an SSH server
+            raise BenchError(f"remote {where}: no SSH server answered on port {port} ({text}); "
+                             "check the host and port") from None
         raise BenchError(f"remote {where}: SSH failed ({text})") from None
     except OSError as exc:  # no route to host, network unreachable
         raise BenchError(f"remote {where}: cannot connect ({exc.strerror or exc})") from None
@@ -199,8 +214,12 @@ def remote_benchmark(target, model_path, eval_npz=None, *, runs=50, warmup=5, mi
             code, out, err = _run(client, f"cd {shlex.quote(remote_dir)} && "
                                   + " ".join(shlex.quote(a) for a in args))
             if code != 0:
-                raise BenchError(f"remote {where}: runner failed: {_last_line(err)}")
-            with tempfile.TemporaryDirectory(prefix="edgecv-remote-") as local:
+                from edgecv.bench.failures import runner_failure
+
+                raise BenchError(f"remote {where}: {runner_failure(code, err, threads=threads, remote=True)}")
+            from edgecv.tempdirs import temp_dir
+
+            with temp_dir("remote") as local:
                 sftp.get(f"{remote_dir}/result.json", f"{local}/result.json")
                 result = json.loads(Path(local, "result.json").read_text(encoding="utf-8"))
                 if eval_npz is not None:

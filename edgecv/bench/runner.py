@@ -29,6 +29,8 @@ except ImportError:  # pragma: no cover - exercised on bare devices
 EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib",
                    "Windows": "edgetpu.dll"}
 DELEGATES = ("auto", "xnnpack", "none", "edgetpu")
+# LiteRT segfaults creating absurd thread pools (--threads 100000); no device needs > 1024.
+MAX_THREADS = 1024
 
 
 class RunnerError(Exception):
@@ -242,6 +244,8 @@ def benchmark(model_path, *, data=None, runs=50, warmup=5, min_seconds=0.0, thre
         raise RunnerError(f"--runs must be >= 1, got {runs}")
     if warmup < 0:
         raise RunnerError(f"--warmup must be >= 0, got {warmup}")
+    if threads is not None and not 1 <= int(threads) <= MAX_THREADS:
+        raise RunnerError(f"--threads must be between 1 and {MAX_THREADS}, got {threads}")
     say = progress or (lambda message: None)
     if isinstance(data, (str, os.PathLike)):
         data = load_eval_data(os.fspath(data))

@@ -7,7 +7,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field, field_validator
 
 from edgecv.bench.gates import check_gate_names
-from edgecv.bench.runner import DELEGATES
+from edgecv.bench.runner import DELEGATES, MAX_THREADS
 from edgecv.errors import BenchError
 from edgecv.schema import Strict
 
@@ -15,7 +15,7 @@ from edgecv.schema import Strict
 class BenchSpec(Strict):
     runs: int = Field(50, gt=0)
     warmup: int = Field(5, ge=0)
-    threads: Optional[int] = Field(None, gt=0)
+    threads: Optional[int] = Field(None, gt=0, le=MAX_THREADS)
     delegate: Literal[DELEGATES] = "auto"  # type: ignore[valid-type]
     samples: Optional[int] = Field(None, gt=0)          # eval samples; default: the whole val set
     # {gate: limit} for every format, and {format: {gate: limit}} for one format only,

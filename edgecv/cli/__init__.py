@@ -64,15 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point. Exit codes: 0 ok, 1 a gate failed, 2 user error."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    from edgecv.signals import sigterm_as_interrupt
+
     try:
-        cli.main(args=args, prog_name="edgecv", standalone_mode=False)
+        with sigterm_as_interrupt():  # `kill` unwinds like Ctrl-C: temp files are removed
+            cli.main(args=args, prog_name="edgecv", standalone_mode=False)
     except EdgecvError as exc:
         if debug:
             raise
         click.echo(f"error: {exc}", err=True)
         return 2
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        from edgecv.signals import Terminated
+
+        killed = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
+        click.echo("aborted (SIGTERM)" if killed else "aborted", err=True)
         return 130
     except click.ClickException as exc:
         # Usage errors (unknown option, missing argument) are user errors too.

@@ -46,6 +46,9 @@ def bench_command(target, data, reference, runs, warmup, min_seconds, threads, d
     from edgecv.bench.pipeline import bench_single
     from edgecv.workflow import bench_run_dir
 
+    from edgecv.bench.options import check_options
+
+    check_options(threads=threads, json_out=json_out)   # before anything runs
     gates = parse_gate_args(gate_args)
     target_remote = None
     if remote:
@@ -55,6 +58,9 @@ def bench_command(target, data, reference, runs, warmup, min_seconds, threads, d
                    delegate=delegate, gates=gates, remote=target_remote, data=data,
                    reference=reference, task=task, echo=_echo_progress)
     if target.is_dir():
+        from edgecv.rundir import guard_write  # it writes report.*, eval.npz: one writer at a time
+
+        click.get_current_context().with_resource(guard_write(target))
         report, md_path = bench_run_dir(target, **options)
         _echo_progress(f"report: {md_path}")
     elif target.is_file():

@@ -40,6 +40,10 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
     fmts = [get_format(n) for n in names]
     if out_dir is None:
         out_dir = source / "export" if source.is_dir() else Path("export")
+    if source.is_dir() and out_dir.resolve().is_relative_to(source.resolve()):
+        from edgecv.rundir import guard_write  # writing into the run folder: one writer at a time
+
+        click.get_current_context().with_resource(guard_write(source))
 
     model = load_keras_model(model_path, error=ExportError)
     # A run that ended with QAT keeps its QAT model beside the float one: integer formats

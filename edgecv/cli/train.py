@@ -1,7 +1,6 @@
 """`edgecv train RECIPE`: the one command that runs a whole recipe."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
@@ -20,24 +19,29 @@ from edgecv.errors import EdgecvError
 def train_command(recipe_path: Path, out_dir: Path | None, overrides: tuple[str, ...],
                   resume: bool, force: bool) -> None:
     """Train, prune, QAT, export and benchmark everything RECIPE names."""
+    from edgecv import rundir
+    from edgecv.memory import check_training_fits
     from edgecv.recipe import load_recipe
-    from edgecv.workflow import default_run_dir, prepare_run_dir, run_recipe
+    from edgecv.train.distribute import cluster_from_env
+    from edgecv.workflow import default_run_dir, run_recipe
 
     if resume and force:
         raise click.UsageError("--resume and --force contradict each other")
     # Validate everything before the run directory is touched.
     recipe = load_recipe(recipe_path, overrides)
     run_dir = out_dir or default_run_dir(recipe)
-    fresh = not run_dir.exists()
-    prepare_run_dir(run_dir, resume=resume, force=force)
-    try:
-        result = run_recipe(recipe, run_dir, resume=resume, echo=click.echo)
-    except EdgecvError:
-        # A run that failed before training produced anything leaves no folder behind;
-        # one with checkpoints is kept for --resume.
-        if fresh and not (run_dir / "train").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    check_training_fits(recipe)
+    # Marker, --force safety, resume check, and the lock held until the command ends.
+    with rundir.prepare(run_dir, recipe=recipe, recipe_path=recipe_path, resume=resume,
+                        force=force, is_chief=cluster_from_env()[2]) as folder:
+        try:
+            result = run_recipe(recipe, run_dir, resume=resume, echo=click.echo)
+        except EdgecvError:
+            # A run that failed before training produced anything leaves no folder behind;
+            # one with checkpoints is kept for --resume.
+            if not (run_dir / "train").exists():
+                folder.remove()
+            raise
     if not result.passed:
         click.echo(f"FAILED: a benchmark gate was missed; see {run_dir / 'report.md'}", err=True)
         raise SystemExit(1)

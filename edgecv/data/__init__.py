@@ -32,7 +32,9 @@ def load_dataset(spec: Any, *, task: str, base_dir: Optional[str | Path] = None,
             if not full.exists():
                 raise DataError(f"{where}.{key}: no such file or directory: {full}")
             values[key] = full
-    return fmt.load_reader()(values, task)
+    from edgecv.data.limits import drop_oversized  # decompression bombs: named, skipped
+
+    return drop_oversized(fmt.load_reader()(values, task), values.get("max_pixels"))
 
 
 def _validated(values: dict, where: str) -> dict:

@@ -15,8 +15,9 @@ from edgecv.registry import Registry, suggest
 from edgecv.tasks.table import target_of, task_names
 
 # Keys every format accepts (see edgecv.data.spec.DatasetSpec).
-COMMON_KEYS = ("format", "classes", "seed", "limit")
-SPEC_KEYS = ("format", "path", "images", "annotations", "masks", "split", "classes", "samples", "seed", "limit")
+COMMON_KEYS = ("format", "classes", "seed", "limit", "max_pixels")
+SPEC_KEYS = ("format", "path", "images", "annotations", "masks", "split", "classes", "samples", "seed", "limit",
+             "max_pixels")
 IDX_SPLITS = ("train", "t10k")
 
 

@@ -36,6 +36,7 @@ class DatasetSpec(Strict):
     samples: Optional[int] = Field(None, gt=0)
     seed: int = 0
     limit: Optional[int] = Field(None, gt=0)            # use at most this many samples
+    max_pixels: Optional[int] = Field(None, gt=0)       # larger images are skipped (edgecv.data.limits)
 
     @field_validator("classes")
     @classmethod

@@ -11,7 +11,6 @@ Layout of `run_dir/train/` (only the chief writes it; other workers use a temp d
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
@@ -19,6 +18,7 @@ from typing import Any, Callable, Optional, Union
 import tensorflow as tf
 import tf_keras as keras
 
+from edgecv import tempdirs
 from edgecv.errors import EdgecvError, ModelError
 from edgecv.fileio import write_json
 from edgecv.optimize import prune as pruning
@@ -60,9 +60,11 @@ def run_stages(recipe, run_dir, *, model: ModelSource, train_data, val_data, tas
     info = get_strategy()
     seed_everything(recipe.seed)
     say = echo if info.is_chief else (lambda _line: None)
-    train_dir = Path(run_dir) / "train" if info.is_chief else Path(tempfile.mkdtemp(prefix="edgecv-worker-"))
+    train_dir = Path(run_dir) / "train" if info.is_chief else tempdirs.make("worker")
     say(info.describe())
-    state = RunState.open(train_dir, recipe_digest=recipe.digest(), resume=resume)
+    # export.*/bench.* may change on resume: the state records the training digest.
+    state = RunState.open(train_dir, recipe_digest=recipe.training_digest(), resume=resume,
+                          also_accept=(recipe.digest(),))
     specs = [(name, getattr(recipe, name)) for name in STAGE_ORDER if getattr(recipe, name) is not None]
     monitor, mode = _monitor(task, val_data)
     train_data, val_data = _shard_policy(info, train_data), _shard_policy(info, val_data)

@@ -49,8 +49,12 @@ class RunState:
         return self.train_dir / "state.json"
 
     @classmethod
-    def open(cls, train_dir: Path, *, recipe_digest: str, resume: bool) -> "RunState":
-        """Load the saved state when resuming; otherwise start clean (old checkpoints removed)."""
+    def open(cls, train_dir: Path, *, recipe_digest: str, resume: bool,
+             also_accept: tuple[str, ...] = ()) -> "RunState":
+        """Load the saved state when resuming; otherwise start clean (old checkpoints removed).
+
+        Resuming needs the digest the run started with (`also_accept`: older spellings of
+        it, e.g. the full-recipe digest edgecv wrote before edgecv.resume.training_digest)."""
         train_dir = Path(train_dir)
         path = train_dir / "state.json"
         if resume and path.exists():
@@ -62,9 +66,11 @@ class RunState:
                             history=list(raw["history"]))
             except (ValueError, KeyError, TypeError) as exc:
                 raise EdgecvError(f"{path}: cannot resume, state file is unreadable ({exc})") from None
-            if state.recipe_digest != recipe_digest:
-                print(f"note: {path}: the recipe changed since this run started; resuming anyway", flush=True)
-                state.recipe_digest = recipe_digest
+            if state.recipe_digest not in (recipe_digest, *also_accept):
+                # edgecv train names the differing keys first (edgecv.resume); this is the backstop.
+                raise EdgecvError(f"{path}: cannot resume, the recipe's training settings changed "
+                                  "since this run started; start a new run with --out NEW_DIR")
+            state.recipe_digest = recipe_digest
             state.write_history()
             return state
         if resume:
