@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from edgecv.errors import EdgecvError
+from edgecv.recipe import RESUME_SAFE  # noqa: F401  (export, bench: may change on --resume)
 
-from edgecv.recipe import RESUME_SAFE  # export, bench: may change on --resume
 SHOWN_KEYS = 4                      # differing keys named in the one-line error
 
 
