@@ -27,7 +27,7 @@ from edgecv.models.spec import ModelSpec, check_builder
 from edgecv.registry import suggest
 from edgecv.schema import KeyProblem, Strict
 from edgecv.tasks.table import all_tasks, task_names
-from edgecv.train.spec import PruneSpec, QatSpec, TrainSpec
+from edgecv.train.spec import STAGE_ORDER, PruneSpec, QatSpec, TrainSpec
 
 TASKS = task_names()
 # Sections read only after training: they may change on --resume (edgecv.resume), and the
@@ -67,10 +67,15 @@ class _RecipeBase(Strict):
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def training_digest(self) -> str:
+    def training_digest(self, stages: Optional[Iterable[str]] = None) -> str:
         """The digest without the resume-safe sections: what train/state.json records, so a
-        resumed run checks it continues the same training."""
-        data = {k: v for k, v in self.to_dict().items() if k not in RESUME_SAFE}
+        resumed run checks it continues the same training. With `stages`, the sections of
+        the other stages are left out too: a run whose train and prune stages ran may be
+        resumed with a qat stage added after them."""
+        dropped = set(RESUME_SAFE)
+        if stages is not None:
+            dropped |= set(STAGE_ORDER) - set(stages)
+        data = {k: v for k, v in self.to_dict().items() if k not in dropped}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -70,14 +70,26 @@ def check_resumable(run_dir: Path, recipe: Any) -> None:
         raise ResumeError(f"--resume: cannot read {path} ({str(exc).splitlines()[0]})") from None
     if not isinstance(old, dict):
         raise ResumeError(f"--resume: {path} is not a recipe mapping")
-    changed = [d for d in differences(old, _normalised(recipe)) if not is_resume_safe(d[0])]
+    added = _stages_added_after(old, _normalised(recipe))
+    changed = [d for d in differences(old, _normalised(recipe))
+               if not is_resume_safe(d[0]) and d[0].split(".")[0] not in added]
     if changed:
         shown = ", ".join(f"{key} ({_short(a)} -> {_short(b)})" for key, a, b in changed[:SHOWN_KEYS])
         more = f" and {len(changed) - SHOWN_KEYS} more" if len(changed) > SHOWN_KEYS else ""
         raise ResumeError(
             f"--resume: the recipe differs from the one {run_dir} started with ({path}) in {shown}{more}; "
             f"resume with the same recipe and --set values, or start a new run with --out NEW_DIR "
-            f"(only {', '.join(s + '.*' for s in RESUME_SAFE)} may change on resume)")
+            f"(only {', '.join(s + '.*' for s in RESUME_SAFE)} may change on resume, and stages "
+            f"may be added after the last one)")
+
+
+def _stages_added_after(old: dict, new: dict) -> set[str]:
+    """Stage sections the new recipe adds after every stage of the old one (a qat stage
+    after a finished train stage): resuming runs them from the trained weights onward."""
+    from edgecv.train.spec import STAGE_ORDER
+
+    last = max((STAGE_ORDER.index(s) for s in STAGE_ORDER if s in old), default=-1)
+    return {s for s in STAGE_ORDER[last + 1:] if s in new and s not in old}
 
 
 def _short(value: Any) -> str:

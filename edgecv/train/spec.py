@@ -7,6 +7,9 @@ from pydantic import Field
 
 from edgecv.schema import Strict
 
+# The training stages in the order they run, each the previous one's weights onward.
+STAGE_ORDER = ("train", "prune", "qat")
+
 
 class StageSpec(Strict):
     epochs: int = Field(1, ge=1)

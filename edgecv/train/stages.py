@@ -30,7 +30,7 @@ from edgecv.train.seeding import seed_everything
 from edgecv.train.state import RunState
 from edgecv.train.transfer import freeze, init_from, set_bn_momentum
 
-STAGE_ORDER = ("train", "prune", "qat")
+from edgecv.train.spec import STAGE_ORDER  # noqa: E402
 ModelSource = Union[keras.Model, Callable[[], keras.Model]]
 
 
@@ -64,7 +64,7 @@ def run_stages(recipe, run_dir, *, model: ModelSource, train_data, val_data, tas
     say(info.describe())
     # export.*/bench.* may change on resume: the state records the training digest.
     state = RunState.open(train_dir, recipe_digest=recipe.training_digest(), resume=resume,
-                          also_accept=(recipe.digest(),))
+                          also_accept=(recipe.digest(),), digest_for=recipe.training_digest)
     specs = [(name, getattr(recipe, name)) for name in STAGE_ORDER if getattr(recipe, name) is not None]
     monitor, mode = _monitor(task, val_data)
     train_data, val_data = _shard_policy(info, train_data), _shard_policy(info, val_data)

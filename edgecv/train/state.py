@@ -50,7 +50,7 @@ class RunState:
 
     @classmethod
     def open(cls, train_dir: Path, *, recipe_digest: str, resume: bool,
-             also_accept: tuple[str, ...] = ()) -> "RunState":
+             also_accept: tuple[str, ...] = (), digest_for=None) -> "RunState":
         """Load the saved state when resuming; otherwise start clean (old checkpoints removed).
 
         Resuming needs the digest the run started with (`also_accept`: older spellings of
@@ -66,7 +66,11 @@ class RunState:
                             history=list(raw["history"]))
             except (ValueError, KeyError, TypeError) as exc:
                 raise EdgecvError(f"{path}: cannot resume, state file is unreadable ({exc})") from None
-            if state.recipe_digest not in (recipe_digest, *also_accept):
+            # digest_for(stages the run started): the recipe's digest over just those stages,
+            # so stages added after the ones that ran (a qat stage after train) may resume.
+            accepted = (recipe_digest, *also_accept,
+                        *(() if digest_for is None else (digest_for(set(state.stages)),)))
+            if state.recipe_digest not in accepted:
                 # edgecv train names the differing keys first (edgecv.resume); this is the backstop.
                 raise EdgecvError(f"{path}: cannot resume, the recipe's training settings changed "
                                   "since this run started; start a new run with --out NEW_DIR")

@@ -74,7 +74,7 @@ def test_alias_bombs_everywhere_yaml_comes_from_the_user(tmp_path, where):
         needle = "--set model.x"
     else:
         code = ("import sys; from pathlib import Path; from edgecv.errors import EdgecvError\n"
-                "from edgecv.bench.suite import _eval_from_spec\n"
+                "from edgecv.bench.evaldata import _eval_from_spec\n"
                 "try:\n"
                 f"    _eval_from_spec(Path({str(spec)!r}), Path({str(tmp_path / 'e.npz')!r}),"
                 " task='classification', input_shape=[32, 32, 3])\n"
