@@ -177,6 +177,12 @@ def _resolve_paths(recipe: Recipe, base_dir: Path) -> Recipe:
         if not full.exists():
             raise RecipeError(f"model.init_from: no such file or directory: {full}")
         model_update["init_from"] = full
+    weights = recipe.model.weights
+    if weights is not None and weights != "imagenet":    # a weights file, relative to the recipe
+        full = (base_dir / Path(weights).expanduser()).resolve()
+        if not full.is_file():
+            raise RecipeError(f"model.weights: expected 'imagenet' or a weights file; no such file: {full}")
+        model_update["weights"] = str(full)
     return recipe.model_copy(update={
         "data": data.model_copy(update=updates),
         "model": recipe.model.model_copy(update=model_update),

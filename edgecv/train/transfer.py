@@ -10,6 +10,8 @@ from edgecv.errors import ModelError
 from edgecv.models.layers import walk_layers
 
 MODEL_FILES = ("model.keras", "model.h5")
+# Never trained: the input preprocessing a pretrained file expects (blocks.input_affine)
+FIXED_LAYERS = ("stem_norm",)
 
 
 def set_bn_momentum(model: keras.Model, momentum: float) -> int:
@@ -53,7 +55,7 @@ def freeze(model: keras.Model, what: str | None, echo: Callable[[str], None] = p
     including it (in model order). Frozen BatchNorm layers run in inference mode.
     Returns the frozen layer names."""
     for layer in model.layers:
-        layer.trainable = True
+        layer.trainable = layer.name not in FIXED_LAYERS
     if not what:
         return []
     names = [layer.name for layer in model.layers]
