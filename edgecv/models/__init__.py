@@ -13,7 +13,7 @@ from edgecv.models.zoo import MODELS
 from edgecv.registry import suggest
 
 # Registration side effects: each family module decorates its variants with MODELS.register.
-from edgecv.models import efficientnet, mobilenet, tiny_yolo, unet  # noqa: E402,F401
+from edgecv.models import efficientnet, inception, mobilenet, resnet, tiny_yolo, unet  # noqa: E402,F401
 
 
 def list_models(pattern: str = "*") -> list[str]:
