@@ -26,7 +26,7 @@ from edgecv.models.spec import ModelSpec, check_builder
 from edgecv.registry import suggest
 from edgecv.schema import KeyProblem, Strict
 from edgecv.tasks.table import all_tasks, task_names
-from edgecv.train.spec import PruneSpec, QatSpec, TrainSpec
+from edgecv.train.spec import FineTuneSpec, PruneSpec, QatSpec, TrainSpec
 
 TASKS = task_names()
 
@@ -38,6 +38,7 @@ class _RecipeBase(Strict):
     model: ModelSpec
     data: DataSpec
     train: TrainSpec
+    finetune: Optional[FineTuneSpec] = None
     prune: Optional[PruneSpec] = None
     qat: Optional[QatSpec] = None
     export: ExportSpec = ExportSpec()
