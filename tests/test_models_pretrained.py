@@ -233,3 +233,17 @@ def test_recipe_refuses_imagenet_for_a_model_keras_does_not_publish(tmp_path):
     recipe.write_text(recipe.read_text().replace("weights: imagenet", "weights: nowhere.h5"))
     with pytest.raises(RecipeError, match="model.weights: .*no such file"):
         load_recipe(recipe)
+
+
+def test_weights_file_saved_from_an_edgecv_classifier(tmp_path):
+    """An edgecv model's own weights (another class count, an alpha keras does not
+    publish) load by position onto the backbone; the head stays fresh."""
+    trained = create_model("mobilenet_v2", alpha=0.6, input_shape=(32, 32, 1), num_classes=10)
+    trained.save_weights(str(tmp_path / "backbone.h5"))
+    lines = []
+    model = create_model("mobilenet_v2", alpha=0.6, input_shape=(32, 32, 1), num_classes=3,
+                         weights=str(tmp_path / "backbone.h5"), echo=lines.append)
+    assert "fresh head: logits" in lines[0]
+    for name in ("stem_conv", "block16_project_bn", "head_conv"):
+        for a, b in zip(model.get_layer(name).get_weights(), trained.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)

@@ -177,7 +177,8 @@ def load_keras_file(model, path: Path, *, name: str, adapter: Optional[str] = No
     Every shape is checked before anything is set: a wrong file changes nothing.
     A file saved from an edgecv model (it holds `stem_norm` itself) maps one to one.
     """
-    saved = read_h5_weights(path)
+    # a file saved from an edgecv classifier carries its head: the model keeps a fresh one
+    saved = [entry for entry in read_h5_weights(path) if entry[0] not in HEAD_LAYERS]
     targets = weighted_layers(model)
     assignments = []
     if adapter:
@@ -221,16 +222,19 @@ def keras_source(name: str, kwargs: dict) -> Optional[KerasWeights]:
 
 def resolve_weights(name: str, weights, kwargs: dict) -> tuple[Path, Optional[KerasWeights]]:
     """(file to read, keras source or None) for `weights` = "imagenet" or a path."""
+    if weights != IMAGENET:
+        path = Path(os.fspath(weights)).expanduser()
+        if not path.is_file():
+            raise ModelError(f"model.weights: no such file: {path} (expected 'imagenet' or a keras .h5 weights file)")
+        try:   # a keras file of this family needs its adapter; any other file maps one to one
+            return path, keras_source(name, kwargs)
+        except ModelError:   # e.g. an alpha keras does not publish: an edgecv-saved file
+            return path, None
     source = keras_source(name, kwargs)
-    if weights == IMAGENET:
-        if source is None:
-            raise ModelError(f"model.weights: {name} has no published keras imagenet weights; "
-                             "give a weights file path or train it from scratch")
-        return find_imagenet_file(name, source), source
-    path = Path(os.fspath(weights)).expanduser()
-    if not path.is_file():
-        raise ModelError(f"model.weights: no such file: {path} (expected 'imagenet' or a keras .h5 weights file)")
-    return path, source
+    if source is None:
+        raise ModelError(f"model.weights: {name} has no published keras imagenet weights; "
+                         "give a weights file path or train it from scratch")
+    return find_imagenet_file(name, source), source
 
 
 def build_with_weights(name: str, builder, kwargs: dict, weights, echo: Callable[[str], None] = print):
