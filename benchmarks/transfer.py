@@ -61,7 +61,9 @@ def common(name: str, train: dict, epochs: int) -> dict:
             "bench": {"runs": 5, "warmup": 1, "threads": 2, "gates": {}}}
 
 
-def pretrain(out: Path, epochs: int, limit: int) -> tuple[Path, float, float]:
+def pretrain(out: Path, epochs: int, limit: int, reuse: bool = False) -> tuple[Path, float, float]:
+    if reuse and (out / "backbone.h5").exists():
+        return out / "backbone.h5", 0.0, int8_accuracy(out / "pretrain")
     recipe = common("pretrain_fashion", {"format": "idx", "path": str(FASHION), "split": "train", "limit": limit},
                     epochs)
     recipe["data"].update(val_split=0.05, batch_size=64)
@@ -101,7 +103,8 @@ def int8_accuracy(run: Path) -> float:
     return float(entry["accuracy"]["value"])
 
 
-def fine_tune(out: Path, folders: dict, k: int, arm: str, backbone: Path, epochs: int, head_epochs: int):
+def fine_tune(out: Path, folders: dict, k: int, arm: str, backbone: Path, epochs: int, head_epochs: int,
+              train_bn: bool = True):
     recipe = common(f"digits_{k}_{arm}", {"format": "folder", "path": str(folders[k])}, epochs)
     recipe["data"]["test"] = {"format": "folder", "path": str(folders["test"])}
     recipe["data"]["batch_size"] = 16 if k <= 10 else 32
@@ -109,7 +112,7 @@ def fine_tune(out: Path, folders: dict, k: int, arm: str, backbone: Path, epochs
         recipe["model"].update(weights=str(backbone), freeze="backbone")
         recipe["train"]["epochs"] = head_epochs
         recipe["finetune"] = {"epochs": epochs - head_epochs, "learning_rate": 0.0005, "unfreeze": "all",
-                              "schedule": "cosine"}
+                              "schedule": "cosine", "train_bn": train_bn}
     run = out / f"digits_{k}_{arm}"
     seconds = edgecv(recipe, out / f"digits_{k}_{arm}.yaml", run)
     return int8_accuracy(run), seconds
@@ -123,20 +126,26 @@ def main() -> None:
     parser.add_argument("--pretrain-limit", type=int, default=30000)
     parser.add_argument("--epochs", type=int, default=30, help="fine-tune epochs per arm (both arms)")
     parser.add_argument("--head-epochs", type=int, default=10, help="transfer: epochs on the frozen backbone")
+    parser.add_argument("--frozen-bn", action="store_true", help="transfer: finetune.train_bn false")
+    parser.add_argument("--reuse-pretrain", action="store_true", help="keep OUT/backbone.h5 from an earlier run")
+    parser.add_argument("--arms", nargs="+", default=["scratch", "transfer"])
     args = parser.parse_args()
     for need in (FASHION, DIGITS):
         if not need.exists():
             raise SystemExit(f"missing {need}: apt install dataset-fashion-mnist opencv-doc")
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    backbone, seconds, fashion_acc = pretrain(args.out, args.pretrain_epochs, args.pretrain_limit)
+    backbone, seconds, fashion_acc = pretrain(args.out, args.pretrain_epochs, args.pretrain_limit,
+                                              reuse=args.reuse_pretrain)
     print(f"pretrain: Fashion-MNIST {args.pretrain_limit} images x {args.pretrain_epochs} epochs, "
           f"int8 val top-1 {fashion_acc:.4f}, {seconds / 60:.1f} min", flush=True)
     folders = split_digits(args.out, args.budgets)
     rows = []
     for k in args.budgets:
-        scratch, s_sec = fine_tune(args.out, folders, k, "scratch", backbone, args.epochs, args.head_epochs)
-        transfer, t_sec = fine_tune(args.out, folders, k, "transfer", backbone, args.epochs, args.head_epochs)
+        scratch, s_sec = (fine_tune(args.out, folders, k, "scratch", backbone, args.epochs, args.head_epochs)
+                          if "scratch" in args.arms else (float("nan"), 0.0))
+        transfer, t_sec = (fine_tune(args.out, folders, k, "transfer", backbone, args.epochs, args.head_epochs,
+                                     train_bn=not args.frozen_bn) if "transfer" in args.arms else (float("nan"), 0.0))
         rows.append((k, scratch, transfer, s_sec, t_sec))
         print(f"  {k} per class: scratch {scratch:.4f} ({s_sec:.0f} s), transfer {transfer:.4f} ({t_sec:.0f} s)",
               flush=True)

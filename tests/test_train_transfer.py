@@ -96,6 +96,9 @@ def test_unfreeze_all_and_none():
     assert "block16_project_bn" in frozen
     with pytest.raises(ModelError, match="finetune.unfreeze"):
         unfreeze_top(model, -1)
+    frozen = unfreeze_top(model, 2, echo=lambda _: None, train_bn=False)
+    assert "block16_project_bn" in frozen and "block16_project_conv" not in frozen
+    assert not model.get_layer("head_bn").trainable and model.get_layer("head_conv").trainable
 
 
 @pytest.mark.slow

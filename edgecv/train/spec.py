@@ -32,6 +32,7 @@ class FineTuneSpec(StageSpec):
     epochs: int = Field(5, ge=1)
     learning_rate: float = Field(1e-4, gt=0.0, le=10.0)
     unfreeze: Union[int, Literal["all"]] = Field("all")
+    train_bn: bool = True       # False: BN layers of unfrozen blocks stay in inference mode too
 
     @field_validator("unfreeze")
     @classmethod

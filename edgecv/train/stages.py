@@ -158,7 +158,7 @@ class _StageRunner:
             freeze(base, self.recipe.model.freeze, echo=self.echo)
             return base
         if name == "finetune":   # top blocks of the (frozen) backbone join the head
-            unfreeze_top(base, spec.unfreeze, echo=self.echo)
+            unfreeze_top(base, spec.unfreeze, echo=self.echo, train_bn=spec.train_bn)
             return base
         freeze(base, None)  # prune and qat fine-tune the whole network, as TAO's retrain does
         if name == "prune":

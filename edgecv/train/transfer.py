@@ -92,9 +92,12 @@ def backbone_blocks(model: keras.Model) -> list[str]:
     return blocks
 
 
-def unfreeze_top(model: keras.Model, blocks, echo: Callable[[str], None] = print) -> list[str]:
+def unfreeze_top(model: keras.Model, blocks, echo: Callable[[str], None] = print, *,
+                 train_bn: bool = True) -> list[str]:
     """Fine-tuning regime: the head and the top `blocks` backbone blocks train, the rest
     stays frozen (its BatchNorm layers in inference mode); "all" = full fine-tune.
+    `train_bn=False` keeps every backbone BatchNorm frozen in inference mode too (the
+    keras guide's advice for small data: the pretrained statistics survive).
     Returns the frozen layer names."""
     for layer in model.layers:
         layer.trainable = layer.name not in FIXED_LAYERS
@@ -107,7 +110,9 @@ def unfreeze_top(model: keras.Model, blocks, echo: Callable[[str], None] = print
         raise ModelError(f"finetune.unfreeze: expected a number of blocks or 'all', got {blocks!r}")
     head = set(head_layers(model))
     frozen = [layer.name for layer in model.layers
-              if layer.weights and layer.name not in head and block_of(layer.name) not in keep]
+              if layer.weights and layer.name not in head
+              and (block_of(layer.name) not in keep
+                   or (not train_bn and isinstance(layer, keras.layers.BatchNormalization)))]
     for name in frozen:
         model.get_layer(name).trainable = False
     trainable = sum(int(w.shape.num_elements()) for w in model.trainable_weights)
