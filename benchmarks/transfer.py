@@ -13,7 +13,8 @@ real `edgecv train` (own process) on a generated recipe, ending in an int8 .tfli
   3. per budget, the same model and the same number of epochs two ways:
      scratch  - random init, every layer trained (train: lr 0.005 cosine);
      transfer - model.weights: backbone.h5 (fresh head), model.freeze: backbone for the
-                first epochs (head only), then finetune: unfreeze all at a 10x lower lr.
+                first epochs (head only), then finetune: unfreeze all at a 10x lower lr with
+                train_bn: false (BN keeps Fashion-MNIST's statistics, in inference mode).
      Both hold out 20 % of their K per class for best-epoch selection (val_split 0.2).
 The table is the int8 TFLite top-1 on the 2,000 test images (report.json of each run).
 """
@@ -126,7 +127,8 @@ def main() -> None:
     parser.add_argument("--pretrain-limit", type=int, default=30000)
     parser.add_argument("--epochs", type=int, default=30, help="fine-tune epochs per arm (both arms)")
     parser.add_argument("--head-epochs", type=int, default=10, help="transfer: epochs on the frozen backbone")
-    parser.add_argument("--frozen-bn", action="store_true", help="transfer: finetune.train_bn false")
+    parser.add_argument("--train-bn", action="store_true",
+                        help="transfer: finetune.train_bn true (BN re-estimated on the few digits)")
     parser.add_argument("--reuse-pretrain", action="store_true", help="keep OUT/backbone.h5 from an earlier run")
     parser.add_argument("--arms", nargs="+", default=["scratch", "transfer"])
     args = parser.parse_args()
@@ -145,7 +147,7 @@ def main() -> None:
         scratch, s_sec = (fine_tune(args.out, folders, k, "scratch", backbone, args.epochs, args.head_epochs)
                           if "scratch" in args.arms else (float("nan"), 0.0))
         transfer, t_sec = (fine_tune(args.out, folders, k, "transfer", backbone, args.epochs, args.head_epochs,
-                                     train_bn=not args.frozen_bn) if "transfer" in args.arms else (float("nan"), 0.0))
+                                     train_bn=args.train_bn) if "transfer" in args.arms else (float("nan"), 0.0))
         rows.append((k, scratch, transfer, s_sec, t_sec))
         print(f"  {k} per class: scratch {scratch:.4f} ({s_sec:.0f} s), transfer {transfer:.4f} ({t_sec:.0f} s)",
               flush=True)
