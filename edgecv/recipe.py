@@ -27,7 +27,7 @@ from edgecv.models.spec import ModelSpec, check_builder
 from edgecv.registry import suggest
 from edgecv.schema import KeyProblem, Strict
 from edgecv.tasks.table import all_tasks, task_names
-from edgecv.train.spec import STAGE_ORDER, PruneSpec, QatSpec, TrainSpec
+from edgecv.train.spec import STAGE_ORDER, FineTuneSpec, PruneSpec, QatSpec, TrainSpec
 
 TASKS = task_names()
 # Sections read only after training: they may change on --resume (edgecv.resume), and the
@@ -42,6 +42,7 @@ class _RecipeBase(Strict):
     model: ModelSpec
     data: DataSpec
     train: TrainSpec
+    finetune: Optional[FineTuneSpec] = None
     prune: Optional[PruneSpec] = None
     qat: Optional[QatSpec] = None
     export: ExportSpec = ExportSpec()
@@ -192,6 +193,12 @@ def _resolve_paths(recipe: Recipe, base_dir: Path) -> Recipe:
         if not full.exists():
             raise RecipeError(f"model.init_from: no such file or directory: {full}")
         model_update["init_from"] = full
+    weights = recipe.model.weights
+    if weights is not None and weights != "imagenet":    # a weights file, relative to the recipe
+        full = (base_dir / Path(weights).expanduser()).resolve()
+        if not full.is_file():
+            raise RecipeError(f"model.weights: expected 'imagenet' or a weights file; no such file: {full}")
+        model_update["weights"] = str(full)
     return recipe.model_copy(update={
         "data": data.model_copy(update=updates),
         "model": recipe.model.model_copy(update=model_update),

@@ -62,7 +62,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     kwargs["num_classes"] = num_classes
 
     def model_fn():
-        return create_model(recipe.model.arch, **kwargs)
+        return create_model(recipe.model.arch, weights=recipe.model.weights, echo=echo, **kwargs)
 
     train_data, val_data = make_pipelines(recipe, task, train_set, val_set)
     result = run_stages(recipe, run_dir, model=model_fn, train_data=train_data,

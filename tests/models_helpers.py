@@ -18,13 +18,17 @@ SMALL_ARGS = {
     "unet_mobilenet_v2": {"alpha": 0.35},
     "tiny_yolo_v2": {"num_anchors": 2},
     "tiny_yolo_v3": {"num_anchors": 2},
+    "inception_v3": {"input_shape": (75, 75, 3)},   # keras' minimum for its valid stem
 }
 # Converted in the default run, one per family, chosen for coverage per CPU second:
 # MBConv + ReLU6 (efficientnet_lite0), leaky/maxpool-s1/upsample/concat (tiny_yolo_v3),
 # transposed conv + concat (unet), MobileNetV2 encoder + depthwise-separable decoder
-# (unet_mobilenet_v2). Squeeze-excite + swish are converted on a small graph of the
+# (unet_mobilenet_v2), explicit padding + max pool + residual adds (resnet18), parallel branches
+# with asymmetric 1x7/7x1 kernels, avg pools and nested concats (inception_v3). Squeeze-excite + swish are converted on a small graph of the
 # same blocks in test_qat.py: a full EfficientNet-B0 int8 conversion costs ~2 CPU-minutes.
-REPRESENTATIVES = ("efficientnet_lite0", "tiny_yolo_v3", "unet", "unet_mobilenet_v2")
+REPRESENTATIVES = ("efficientnet_lite0", "tiny_yolo_v3", "unet", "unet_mobilenet_v2", "resnet18", "inception_v3")
+# Over a minute on 2 cores (measured: int8 resnet18 69 s, inception_v3 262 s; float inception 73 s)
+SLOW_CONVERSIONS = {"int8": ("resnet18", "inception_v3"), "float32": ("inception_v3",)}
 
 # Converting every variant (B7 included) takes far longer than the project's CI budget:
 # those tests are marked slow AND run only with EDGECV_FULL_ZOO=1.
@@ -35,12 +39,16 @@ def small_kwargs(name: str) -> dict:
     return {"input_shape": SMALL_SHAPE, "num_classes": SMALL_CLASSES, **SMALL_ARGS.get(name, {})}
 
 
+def small_shape(name: str) -> tuple[int, int, int]:
+    return tuple(small_kwargs(name)["input_shape"])
+
+
 def build_small(name: str):
     return create_model(name, **small_kwargs(name))
 
 
 def expected_output_shapes(name: str) -> list[tuple]:
-    h, w, _ = SMALL_SHAPE
+    h, w, _ = small_shape(name)
     task = model_info(name)["task"]
     if task == "classification":
         return [(None, SMALL_CLASSES)]
@@ -56,9 +64,9 @@ def output_shapes(model) -> list[tuple]:
     return [tuple(s) for s in shapes] if isinstance(shapes, list) else [tuple(shapes)]
 
 
-def sample_images(n: int = 4, seed: int = 0) -> np.ndarray:
+def sample_images(n: int = 4, seed: int = 0, shape=SMALL_SHAPE) -> np.ndarray:
     """Float32 images in [-1, 1], the input convention of every edgecv model."""
-    return np.random.default_rng(seed).uniform(-1, 1, (n, *SMALL_SHAPE)).astype("float32")
+    return np.random.default_rng(seed).uniform(-1, 1, (n, *shape)).astype("float32")
 
 
 def to_tflite(model, *, int8: bool = False, calibration=None) -> bytes:

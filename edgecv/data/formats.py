@@ -51,6 +51,8 @@ _add(Format("folder", ("label",), ("path",), (), "edgecv.data.readers.folder:rea
             "one sub-folder of images per class"))
 _add(Format("idx", ("label",), ("path",), ("split",), "edgecv.data.readers.idx:read_idx",
             "MNIST-style *-images-idx3-ubyte(.gz) + *-labels-idx1-ubyte(.gz); split: train|t10k"))
+_add(Format("digits", ("label",), ("path",), (), "edgecv.data.readers.digits:read_digits",
+            "OpenCV's digits.png sheet: 20x20 cells, 500 per digit (Debian opencv-doc)"))
 _add(Format("csv", ("label",), ("path",), (), "edgecv.data.readers.csvfile:read_csv",
             "CSV file of image path,label rows (paths relative to the CSV)"))
 _add(Format("coco", ("boxes", "mask"), ("images", "annotations"), (),

@@ -13,7 +13,7 @@ from edgecv.models.zoo import MODELS
 from edgecv.registry import suggest
 
 # Registration side effects: each family module decorates its variants with MODELS.register.
-from edgecv.models import efficientnet, mobilenet, tiny_yolo, unet  # noqa: E402,F401
+from edgecv.models import efficientnet, inception, mobilenet, resnet, tiny_yolo, unet  # noqa: E402,F401
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -43,13 +43,21 @@ def _check_kwargs(name: str, builder, kwargs: dict) -> dict:
     return kwargs
 
 
-def create_model(name: str, **kwargs):
+def create_model(name: str, *, weights=None, echo=print, **kwargs):
     """Build a registered model. `None` values mean "use the builder's default".
 
+    `weights`: "imagenet" (keras' published file, from keras' cache; never downloaded)
+    or the path of a keras .h5 weights file, mapped onto the backbone by position
+    (see edgecv.models.pretrained); the classifier head stays fresh.
     Unknown arguments raise ModelError naming the argument and the accepted ones.
     """
     builder = MODELS.get(name)
-    return builder(**_check_kwargs(name, builder, kwargs))
+    kwargs = _check_kwargs(name, builder, kwargs)
+    if weights is None:
+        return builder(**kwargs)
+    from edgecv.models.pretrained import build_with_weights
+
+    return build_with_weights(name, builder, kwargs, weights, echo=echo)
 
 
 def model_summary(name: str, **kwargs) -> dict:

@@ -141,5 +141,15 @@ def classifier_head(x, *, num_classes: int, dropout: float = 0.0):
     return layers.Softmax(name="predictions")(x)
 
 
+def input_affine(x, *, name: str):
+    """A fixed (non-trainable) per-pixel affine map of the input channels: a 1x1 conv.
+
+    Stands for the input preprocessing a pretrained file expects (keras EfficientNet's
+    Normalization, ResNet's caffe BGR mean subtraction) on edgecv's [-1, 1] input, so
+    the stem pads the same tensor as keras does. Set by edgecv.models.pretrained.
+    """
+    return layers.Conv2D(x.shape[-1], 1, use_bias=True, trainable=False, name=name)(x)
+
+
 def model_input(input_shape, *, name: str = "image"):
     return keras.Input(shape=tuple(input_shape), name=name, dtype="float32")

@@ -51,6 +51,21 @@ STEM_FILTERS = 32
 HEAD_FILTERS = 1280
 SE_RATIO = 0.25
 DROP_CONNECT_RATE = 0.2
+# keras.applications.efficientnet: its imagenet files' Normalization variance holds these
+# standard deviations, and keras multiplies by 1/sqrt(std) after it (tensorflow#49930).
+IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
+KERAS_BASE_URL = "https://storage.googleapis.com/keras-applications/"
+# keras.applications.efficientnet WEIGHTS_HASHES[variant][1]: the include_top=False files
+KERAS_NOTOP_HASHES = {
+    "b0": "50bc09e76180e00e4465e1a485ddc09d",
+    "b1": "74c4e6b3e1f6a1eea24c589628592432",
+    "b2": "111f8e2ac8aa800a7a99e3239f7bfb39",
+    "b3": "af6d107764bb5b1abb91932881670226",
+    "b4": "ebc24e6d6c33eaebbd558eafbeedf1ba",
+    "b5": "38879255a25d3c92d5e44e04ae6cec6f",
+    "b6": "9ecce42647a20130c1f39a5d4cb75743",
+    "b7": "cbcfe4450ddf6f3ad90b1b398090fe4a",
+}
 
 
 def efficientnet_stages():
@@ -108,7 +123,7 @@ def efficientnet_backbone(inputs, *, width: float, depth: float, lite: bool = Fa
 
 
 def _build(name: str, *, input_shape, num_classes, include_top, width, depth, dropout, lite,
-           drop_connect_rate):
+           drop_connect_rate, stem_norm=False):
     from tf_keras import Model
 
     from edgecv.models import blocks
@@ -119,7 +134,11 @@ def _build(name: str, *, input_shape, num_classes, include_top, width, depth, dr
         raise ModelError(f"{name}: dropout and drop_connect_rate must be in [0, 1), "
                          f"got {dropout!r} and {drop_connect_rate!r}")
     inputs = blocks.model_input(shape)
-    x, _ = efficientnet_backbone(inputs, width=width, depth=depth, lite=lite,
+    x = inputs
+    if stem_norm:
+        # keras' in-graph input Normalization, set by models.pretrained from keras' file
+        x = blocks.input_affine(x, name="stem_norm")
+    x, _ = efficientnet_backbone(x, width=width, depth=depth, lite=lite,
                                  drop_connect_rate=drop_connect_rate)
     if include_top:
         x = blocks.classifier_head(x, num_classes=num_classes, dropout=dropout)
@@ -155,17 +174,30 @@ def _register(key: str, variant: Variant, lite: bool) -> None:
     size = variant.resolution
 
     def builder(*, input_shape=(size, size, 3), num_classes: int = 1000, include_top: bool = True,
-                dropout: float = variant.dropout, drop_connect_rate: float = DROP_CONNECT_RATE):
+                dropout: float = variant.dropout, drop_connect_rate: float = DROP_CONNECT_RATE,
+                stem_norm: bool = False):
         return _build(name, input_shape=input_shape, num_classes=num_classes,
                       include_top=include_top, width=variant.width, depth=variant.depth,
-                      dropout=dropout, lite=lite, drop_connect_rate=drop_connect_rate)
+                      dropout=dropout, lite=lite, drop_connect_rate=drop_connect_rate,
+                      stem_norm=stem_norm)
 
     builder.__name__ = name
     builder.__doc__ = (f"EfficientNet-{key.capitalize()}: width {variant.width}, depth "
                        f"{variant.depth}, {size}x{size}, dropout {variant.dropout}"
-                       + (" (Lite: no SE, ReLU6, fixed stem/head)." if lite else "."))
+                       + (" (Lite: no SE, ReLU6, fixed stem/head)." if lite else ".")
+                       + " stem_norm: a fixed input affine layer (keras' Normalization; set by weights=).")
+    extra = {} if lite else {"keras_weights": lambda kwargs: keras_weights(key)}
     MODELS.add(name, builder, task="classification", input_shape=(size, size, 3),
-               family="efficientnet")
+               family="efficientnet", **extra)
+
+
+def keras_weights(key: str):
+    """keras' EfficientNet-<key> include_top=False file (one per variant, any input size)."""
+    from edgecv.models.pretrained import KerasWeights
+
+    file = f"efficientnet{key}_notop.h5"
+    return KerasWeights(file=file, url=KERAS_BASE_URL + file, file_hash=KERAS_NOTOP_HASHES[key],
+                        adapter="normalization", build_kwargs=(("stem_norm", True),))
 
 
 for _key, _variant in B_VARIANTS.items():

@@ -79,8 +79,52 @@ def mobilenet_v2_backbone(inputs, *, alpha: float = 1.0, activation: str = "relu
     return x, features
 
 
+KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+# keras.applications publishes these alphas and square input sizes (no file hashes).
+KERAS_V1_ALPHAS = {0.25: "2_5", 0.5: "5_0", 0.75: "7_5", 1.0: "1_0"}
+KERAS_V1_ROWS = (128, 160, 192, 224)
+KERAS_V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+KERAS_V2_ROWS = (96, 128, 160, 192, 224)
+
+
+def _keras_rows(kwargs: dict, published) -> int:
+    """keras' rule: the file of the input size when square and published, else 224's."""
+    h, w = tuple(kwargs.get("input_shape", (224, 224, 3)))[:2]
+    return h if h == w and h in published else 224
+
+
+def _keras_alpha(model: str, kwargs: dict, published) -> float:
+    from edgecv.errors import ModelError
+
+    alpha = float(kwargs.get("alpha", 1.0))
+    if alpha not in published:
+        raise ModelError(f"model.weights: keras publishes {model} imagenet weights for alpha "
+                         f"{', '.join(f'{a:g}' for a in published)}, not {alpha:g}")
+    return alpha
+
+
+def keras_weights_v2(kwargs: dict):
+    from edgecv.models.pretrained import KerasWeights
+
+    alpha = _keras_alpha("mobilenet_v2", kwargs, KERAS_V2_ALPHAS)
+    file = (f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_"
+            f"{_keras_rows(kwargs, KERAS_V2_ROWS)}_no_top.h5")
+    return KerasWeights(file=file, url=f"{KERAS_URL}mobilenet_v2/{file}")
+
+
+def keras_weights_v1(kwargs: dict):
+    from edgecv.errors import ModelError
+    from edgecv.models.pretrained import KerasWeights
+
+    alpha = _keras_alpha("mobilenet_v1", kwargs, tuple(KERAS_V1_ALPHAS))
+    if kwargs.get("depth_multiplier", 1) != 1:
+        raise ModelError("model.weights: keras publishes mobilenet_v1 imagenet weights for depth_multiplier 1 only")
+    file = f"mobilenet_{KERAS_V1_ALPHAS[alpha]}_{_keras_rows(kwargs, KERAS_V1_ROWS)}_tf_no_top.h5"
+    return KerasWeights(file=file, url=f"{KERAS_URL}mobilenet/{file}")
+
+
 @MODELS.register("mobilenet_v2", task="classification", input_shape=(224, 224, 3),
-                 family="mobilenet")
+                 family="mobilenet", keras_weights=keras_weights_v2)
 def mobilenet_v2(*, input_shape=(224, 224, 3), num_classes: int = 1000, include_top: bool = True,
                  alpha: float = 1.0, dropout: float = 0.0):
     """MobileNetV2; `alpha` scales every layer's channels (rounded to multiples of 8).
@@ -102,7 +146,7 @@ def mobilenet_v2(*, input_shape=(224, 224, 3), num_classes: int = 1000, include_
 
 
 @MODELS.register("mobilenet_v1", task="classification", input_shape=(224, 224, 3),
-                 family="mobilenet")
+                 family="mobilenet", keras_weights=keras_weights_v1)
 def mobilenet_v1(*, input_shape=(224, 224, 3), num_classes: int = 1000, include_top: bool = True,
                  alpha: float = 1.0, depth_multiplier: int = 1, dropout: float = 1e-3):
     """MobileNet v1; `alpha` is the width multiplier, `depth_multiplier` the depthwise one.

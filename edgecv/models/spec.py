@@ -24,6 +24,7 @@ class ModelSpec(Strict):
     bn_momentum: float = Field(0.9, gt=0.0, lt=1.0)     # tf_keras' 0.999 stays cold on short runs
     init_from: Optional[Path] = None
     freeze: Optional[str] = None                        # "backbone" or a layer name
+    weights: Optional[str] = None                       # "imagenet" (keras' file, offline) or a .h5 path
 
     @field_validator("input_shape")
     @classmethod
@@ -37,7 +38,7 @@ class ModelSpec(Strict):
 
     def builder_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the model builder (everything but edgecv's own keys)."""
-        own = {"arch", "bn_momentum", "init_from", "freeze"}
+        own = {"arch", "bn_momentum", "init_from", "freeze", "weights"}
         return {k: v for k, v in self.model_dump().items() if k not in own and v is not None}
 
 
@@ -47,6 +48,10 @@ def check_builder(model: ModelSpec) -> None:
 
     if model.arch not in MODELS:
         raise KeyProblem(("model", "arch"), f"unknown model {model.arch!r}{suggest(model.arch, MODELS.names())}")
+    if model.weights == "imagenet" and not MODELS.entry(model.arch).info.get("keras_weights"):
+        with_weights = [n for n in MODELS.names() if MODELS.entry(n).info.get("keras_weights")]
+        raise KeyProblem(("model", "weights"), f"{model.arch} has no published keras imagenet weights "
+                                               f"(models with them: {', '.join(with_weights)})")
     params = inspect.signature(MODELS.get(model.arch)).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for key in model.builder_kwargs():

@@ -1,14 +1,14 @@
 """The recipe's stage sections: `train:`, `prune:`, `qat:` (pydantic only; no TensorFlow)."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edgecv.schema import Strict
 
 # The training stages in the order they run, each the previous one's weights onward.
-STAGE_ORDER = ("train", "prune", "qat")
+STAGE_ORDER = ("train", "finetune", "prune", "qat")
 
 
 class StageSpec(Strict):
@@ -26,6 +26,23 @@ class StageSpec(Strict):
 class TrainSpec(StageSpec):
     epochs: int = Field(10, ge=1)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class FineTuneSpec(StageSpec):
+    """After a `train` stage on a frozen backbone: unfreeze the top `unfreeze` blocks
+    (or all) and train on with a lower learning rate. Frozen blocks' BN stay in inference mode."""
+
+    epochs: int = Field(5, ge=1)
+    learning_rate: float = Field(1e-4, gt=0.0, le=10.0)
+    unfreeze: Union[int, Literal["all"]] = Field("all")
+    train_bn: bool = True       # False: BN layers of unfrozen blocks stay in inference mode too
+
+    @field_validator("unfreeze")
+    @classmethod
+    def _blocks(cls, value):
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"must be a number of blocks >= 0 or 'all', got {value}")
+        return value
 
 
 class PruneSpec(StageSpec):

@@ -1,4 +1,4 @@
-"""The stage runner: train -> prune -> qat, each from the previous stage's weights.
+"""The stage runner: train -> finetune -> prune -> qat, each from the previous stage's weights.
 
 Layout of `run_dir/train/` (only the chief writes it; other workers use a temp dir):
     state.json            the commit point (see state.py): stages done, epochs, best epochs
@@ -28,7 +28,7 @@ from edgecv.train.distribute import StrategyInfo, get_strategy
 from edgecv.train.optim import make_optimizer, make_schedule
 from edgecv.train.seeding import seed_everything
 from edgecv.train.state import RunState
-from edgecv.train.transfer import freeze, init_from, set_bn_momentum
+from edgecv.train.transfer import freeze, init_from, set_bn_momentum, unfreeze_top
 
 from edgecv.train.spec import STAGE_ORDER  # noqa: E402
 ModelSource = Union[keras.Model, Callable[[], keras.Model]]
@@ -158,6 +158,9 @@ class _StageRunner:
     def _stage_model(self, name: str, spec, base: keras.Model, *, steps: int, preserve_sparsity: bool) -> keras.Model:
         if name == "train":
             freeze(base, self.recipe.model.freeze, echo=self.echo)
+            return base
+        if name == "finetune":   # top blocks of the (frozen) backbone join the head
+            unfreeze_top(base, spec.unfreeze, echo=self.echo, train_bn=spec.train_bn)
             return base
         freeze(base, None)  # prune and qat fine-tune the whole network, as TAO's retrain does
         if name == "prune":

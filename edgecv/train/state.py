@@ -81,7 +81,7 @@ class RunState:
             print(f"note: nothing to resume in {train_dir}; starting from the beginning", flush=True)
         for stale in ("state.json", "history.csv", "sparsity.json"):
             (train_dir / stale).unlink(missing_ok=True)
-        for stage_dir in ("train", "prune", "qat", "tb"):
+        for stage_dir in ("train", "finetune", "prune", "qat", "tb"):
             shutil.rmtree(train_dir / stage_dir, ignore_errors=True)
         train_dir.mkdir(parents=True, exist_ok=True)
         return cls(train_dir=train_dir, recipe_digest=recipe_digest)

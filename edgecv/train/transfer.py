@@ -10,6 +10,8 @@ from edgecv.errors import ModelError
 from edgecv.models.layers import walk_layers
 
 MODEL_FILES = ("model.keras", "model.h5")
+# Never trained: the input preprocessing a pretrained file expects (blocks.input_affine)
+FIXED_LAYERS = ("stem_norm",)
 
 
 def set_bn_momentum(model: keras.Model, momentum: float) -> int:
@@ -53,7 +55,7 @@ def freeze(model: keras.Model, what: str | None, echo: Callable[[str], None] = p
     including it (in model order). Frozen BatchNorm layers run in inference mode.
     Returns the frozen layer names."""
     for layer in model.layers:
-        layer.trainable = True
+        layer.trainable = layer.name not in FIXED_LAYERS
     if not what:
         return []
     names = [layer.name for layer in model.layers]
@@ -73,6 +75,53 @@ def freeze(model: keras.Model, what: str | None, echo: Callable[[str], None] = p
     return frozen
 
 
+def block_of(layer_name: str) -> str:
+    """A layer's block: its name up to the first '_' (stem, block3, mixed7, head), the
+    fixed layer names every edgecv family gives (blocks.py)."""
+    return layer_name.split("_", 1)[0]
+
+
+def backbone_blocks(model: keras.Model) -> list[str]:
+    """The backbone's blocks that own weights, input to output (the head excluded)."""
+    head = set(head_layers(model))
+    blocks: list[str] = []
+    for layer in model.layers:
+        key = block_of(layer.name)
+        if layer.weights and layer.name not in head and key not in blocks:
+            blocks.append(key)
+    return blocks
+
+
+def unfreeze_top(model: keras.Model, blocks, echo: Callable[[str], None] = print, *,
+                 train_bn: bool = True) -> list[str]:
+    """Fine-tuning regime: the head and the top `blocks` backbone blocks train, the rest
+    stays frozen (its BatchNorm layers in inference mode); "all" = full fine-tune.
+    `train_bn=False` keeps every backbone BatchNorm frozen in inference mode too (the
+    keras guide's advice for small data: the pretrained statistics survive).
+    Returns the frozen layer names."""
+    for layer in model.layers:
+        layer.trainable = layer.name not in FIXED_LAYERS
+    order = backbone_blocks(model)
+    if blocks == "all":
+        keep = set(order)
+    elif isinstance(blocks, int) and not isinstance(blocks, bool) and blocks >= 0:
+        keep = set(order[len(order) - blocks:]) if blocks else set()
+    else:
+        raise ModelError(f"finetune.unfreeze: expected a number of blocks or 'all', got {blocks!r}")
+    head = set(head_layers(model))
+    frozen = [layer.name for layer in model.layers
+              if layer.weights and layer.name not in head
+              and (block_of(layer.name) not in keep
+                   or (not train_bn and isinstance(layer, keras.layers.BatchNormalization)))]
+    for name in frozen:
+        model.get_layer(name).trainable = False
+    trainable = sum(int(w.shape.num_elements()) for w in model.trainable_weights)
+    top = [b for b in order if b in keep]
+    echo(f"finetune: training the head and {len(top)}/{len(order)} backbone blocks"
+         + (f" ({top[0]}..{top[-1]})" if top else "") + f", {trainable:,} trainable parameters")
+    return frozen
+
+
 def resolve_init_file(path: Path) -> Path:
     """A run directory (its model.keras/model.h5) or a .keras/.h5 file."""
     path = Path(path)
@@ -88,34 +137,63 @@ def resolve_init_file(path: Path) -> Path:
     return path
 
 
+MIN_MATCH = 0.5   # init_from refuses when fewer of the model's weight tensors find a match
+
+
 def init_from(model: keras.Model, source: Path, echo: Callable[[str], None] = print) -> dict[str, list[str]]:
-    """Copy weights by layer name from a saved model; layers whose shapes differ
-    (typically the classifier head for a new class count) keep their fresh init."""
+    """Copy weights by layer name from a saved model or a weights-only .h5; layers whose
+    shapes differ (typically the classifier head for a new class count) keep their fresh
+    init. Refuses when most of the model's weight tensors find no match: a keras file
+    with other layer names belongs in `model.weights` (loaded by position)."""
     path = resolve_init_file(source)
-    saved = _load_saved_model(path)
-    saved_layers = {layer.name: layer for layer in walk_layers(saved)}
+    saved_layers = _saved_weights(path)
     loaded, mismatched, missing = [], [], []
+    total = matched = 0
     for layer in model.layers:
         if not layer.weights:
             continue
-        other = saved_layers.get(layer.name)
-        if other is None:
+        ours = layer.get_weights()
+        total += len(ours)
+        theirs = saved_layers.get(layer.name)
+        if theirs is None:
             missing.append(layer.name)
             continue
-        ours, theirs = layer.get_weights(), other.get_weights()
         if len(ours) != len(theirs) or any(a.shape != b.shape for a, b in zip(ours, theirs)):
             mismatched.append(layer.name)
             continue
         layer.set_weights(theirs)
         loaded.append(layer.name)
-    if not loaded:
-        raise ModelError(f"model.init_from: {path} shares no layer (by name and shape) with {model.name}")
-    echo(f"init_from {path}: loaded {len(loaded)} layers")
+        matched += len(ours)
+    if matched < MIN_MATCH * total:
+        raise ModelError(f"model.init_from: {path} matches only {matched} of {model.name}'s {total} weight "
+                         f"tensors by layer name and shape ({len(loaded)} layers); for keras' files use "
+                         "model.weights, which maps by position")
+    echo(f"init_from {path}: loaded {matched} of {total} tensors ({len(loaded)} layers)")
     if mismatched:
         echo(f"note: init_from kept fresh weights for shape-mismatched layers: {', '.join(mismatched)}")
     if missing:
         echo(f"note: init_from found no saved weights for: {', '.join(missing)}")
     return {"loaded": loaded, "mismatched": mismatched, "missing": missing}
+
+
+def _saved_weights(path: Path) -> dict[str, list]:
+    """layer name -> weight arrays, from a saved model or a weights-only .h5 file."""
+    if path.suffix == ".h5" and not _has_model_config(path):
+        from edgecv.models.pretrained import read_h5_weights
+
+        return dict(read_h5_weights(path, where="model.init_from"))
+    saved = _load_saved_model(path)
+    return {layer.name: layer.get_weights() for layer in walk_layers(saved) if layer.weights}
+
+
+def _has_model_config(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            return "model_config" in handle.attrs
+    except OSError:
+        return True   # not HDF5: let load_model say what it is
 
 
 def _load_saved_model(path: Path) -> keras.Model:

@@ -20,6 +20,10 @@ PUBLISHED_MACS = {
     "mobilenet_v1": 569e6,     # MobileNet 1.0/224
     "efficientnet_b0": 390e6,  # EfficientNet-B0 (0.39B FLOPs in the paper's mult-add sense)
     "tiny_yolo_v3": 5.56e9 / 2,  # darknet yolov3-tiny: 5.56 BFLOPs at 416
+    "resnet18": 1.8e9,         # He et al. 2015, Table 1 ("FLOPs" = mult-adds)
+    "resnet34": 3.6e9,
+    "resnet50": 3.8e9,
+    "inception_v3": 5.7e9,     # timm inception_v3 model card: 5.7 GMACs at 299x299
 }
 
 # Trainable parameters of tf_keras.applications.EfficientNetB0..B7(weights=None)
@@ -46,6 +50,7 @@ def test_table_covers_every_registered_model():
 
 @pytest.mark.parametrize("name, expected", [
     ("mobilenet_v2", 3_538_984), ("mobilenet_v1", 4_253_864), ("tiny_yolo_v3", 8_858_734),
+    ("resnet50", 25_636_712), ("inception_v3", 23_851_784),    # keras.applications at 1000 classes
 ])
 def test_table_holds_reference_param_counts(name, expected):
     assert model_summary(name)["params"] == expected
@@ -86,6 +91,24 @@ def test_layer_macs_hand_computed():
     assert layer_macs(dw) == 4 * 4 * 12 * 3 * 3         # out pixels * out ch * k*k
     assert layer_macs(up) == 4 * 4 * 12 * 2 * 2 * 5     # in pixels * in ch * k*k * out ch
     assert layer_macs(dense) == 8 * 8 * 5 * 7
+
+
+# torchvision's published counts (its BN running statistics are buffers, not parameters)
+TORCHVISION_RESNET = {"resnet18": 11_689_512, "resnet34": 21_797_672}
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_RESNET))
+def test_resnet_basic_trainable_parity(name):
+    assert _trainable(create_model(name)) == TORCHVISION_RESNET[name]
+
+
+@pytest.mark.parametrize("name, app", [("resnet50", "ResNet50"), ("inception_v3", "InceptionV3")])
+def test_params_equal_keras_applications(name, app):
+    import tf_keras as keras
+
+    ref = getattr(keras.applications, app)(weights=None)
+    assert create_model(name).count_params() == ref.count_params() == DEFAULT_SUMMARIES[name][0]
+    assert _trainable(create_model(name)) == _trainable(ref)
 
 
 @pytest.mark.parametrize("name", ["efficientnet_b0", "efficientnet_b3"])

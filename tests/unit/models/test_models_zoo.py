@@ -8,12 +8,17 @@ import pytest
 
 from edgecv.models import list_models, model_info
 from tests.models_helpers import (
-    FULL_ZOO, REPRESENTATIVES, build_small, expected_output_shapes, float_ops, output_shapes, run_tflite,
-    sample_images, to_tflite,
+    FULL_ZOO, REPRESENTATIVES, SLOW_CONVERSIONS, build_small, expected_output_shapes, float_ops, output_shapes, run_tflite,
+    sample_images, small_shape, to_tflite,
 )
 
 ALL = list_models()
 OTHERS = [n for n in ALL if n not in REPRESENTATIVES]
+
+
+def _representatives(kind: str) -> list:
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_CONVERSIONS[kind] else n
+            for n in REPRESENTATIVES]
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +36,7 @@ def _fresh_keras_session():
 
 def test_every_family_is_registered():
     assert {"mobilenet_v1", "mobilenet_v2", "efficientnet", "tiny_yolo_v2", "tiny_yolo_v3",
-            "unet", "unet_mobilenet_v2"} <= set(ALL)
+            "unet", "unet_mobilenet_v2", "resnet18", "resnet34", "resnet50", "inception_v3"} <= set(ALL)
     assert list_models("efficientnet_b*") == [f"efficientnet_b{i}" for i in range(8)]
     assert list_models("efficientnet_lite*") == [f"efficientnet_lite{i}" for i in range(5)]
     for name in ALL:
@@ -55,7 +60,7 @@ def test_builds_small_with_right_outputs_and_unique_names(name):
     clone = keras.Model.from_config(model.get_config())
     clone.set_weights(model.get_weights())
     assert [l.name for l in clone.layers] == names
-    x = sample_images(2)
+    x = sample_images(2, shape=small_shape(name))
     for a, b in zip(_as_list(model(x, training=False)), _as_list(clone(x, training=False))):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
@@ -75,7 +80,7 @@ def _as_list(outputs):
 
 def _check_float_tflite(name):
     model = build_small(name)
-    x = sample_images(3, seed=1)
+    x = sample_images(3, seed=1, shape=small_shape(name))
     expected = [o.numpy() for o in _as_list(model(x, training=False))]
     got = run_tflite(to_tflite(model), x)
     assert len(got) == len(expected)
@@ -92,7 +97,7 @@ def _check_qat_int8(name):
 
     model = build_small(name)
     qat = quantize(model)
-    x = sample_images(4, seed=2)
+    x = sample_images(4, seed=2, shape=small_shape(name))
     # a couple of training steps with a dummy loss on the raw outputs proves the
     # wrapped graph trains (fake-quant ranges and weights update)
     qat.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mse")
@@ -106,12 +111,12 @@ def _check_qat_int8(name):
     assert all(o.dtype == np.uint8 for o in outputs)
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
+@pytest.mark.parametrize("name", _representatives("float32"))
 def test_float32_tflite_matches_keras(name):
     _check_float_tflite(name)
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
+@pytest.mark.parametrize("name", _representatives("int8"))
 def test_qat_wraps_and_converts_to_full_int8(name):
     _check_qat_int8(name)
 
