@@ -197,11 +197,6 @@ def _has_model_config(path: Path) -> bool:
 
 
 def _load_saved_model(path: Path) -> keras.Model:
-    from edgecv.optimize.pqat import quantize_scope
+    from edgecv.optimize.qat import load_keras_model  # the one loader (QAT models included)
 
-    try:
-        with quantize_scope():
-            return keras.models.load_model(path, compile=False)
-    except (OSError, ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"model.init_from: cannot load {path}: {first}") from None
+    return load_keras_model(path, error=ModelError, what="model.init_from's saved model")
