@@ -45,6 +45,16 @@ def test_every_batch_is_p_by_k_and_each_round_covers_every_identity():
     assert (ds.source.labels[index] == y.numpy()).all()
 
 
+def test_validation_batches_are_fixed_and_fit_a_small_held_out_set():
+    from edgecv.data import make_pipeline
+
+    ds = _identities([4, 6])                  # 2 held-out identities, P = 3 asked for
+    data = make_pipeline(ds, input_shape=(8, 8, 1), batch_size=6, training=False, sampler=PKSampler(3, 2))
+    first, second = [y.numpy() for _, y in data], [y.numpy() for _, y in data]
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))      # same every epoch
+    assert len(first) == 3 and all(sorted(np.unique(b, return_counts=True)[1]) == [2, 2] for b in first)
+
+
 def test_identities_with_one_image_are_left_out_and_too_few_identities_is_an_error():
     ds = _identities([4, 1, 4])
     sampler = PKSampler(2, 2, where="embedding.images_per_identity")

@@ -177,16 +177,16 @@ def make_pipeline(ds: Dataset, *, input_shape, batch_size: int, training: bool,
                   resize: str = "stretch", sampler: Any = None) -> tf.data.Dataset:
     """Batches of (x float32 [B,H,W,C] in [-1,1], y) per docs/ARCHITECTURE.md; one pass = one epoch.
 
-    `sampler` (training only, e.g. `sampling.PKSampler`): draws each batch's samples instead
-    of shuffling; batches are then exactly sampler.batch_size and an epoch sampler.steps."""
+    `sampler` (e.g. `sampling.PKSampler`): draws each batch's samples instead of shuffling
+    (validation: the same batches every epoch); batches are then all of the sampler's size."""
     if batch_size <= 0:
         raise DataError(f"batch_size: must be > 0, got {batch_size}")
-    if training and sampler is not None:
+    if sampler is not None:
         if cache:   # the sampler's stream repeats: caching it would hold every epoch in memory
             raise DataError(f"data.cache: not supported with {sampler.where} batches; set data.cache: false")
-        positions, steps = sampler.positions(ds, seed)
+        positions, steps, size = sampler.positions(ds, seed, training=training)
         elements = _fixed_size(ds, input_shape, resize=resize, positions=positions)
-        batches = elements.batch(sampler.batch_size, drop_remainder=True).apply(
+        batches = elements.batch(size, drop_remainder=True).apply(
             tf.data.experimental.assert_cardinality(steps))
     else:
         elements = _fixed_size(ds, input_shape, shuffle_seed=seed if training else None, cache=cache,

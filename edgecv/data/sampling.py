@@ -26,6 +26,8 @@ class PKSampler:
     reshuffled, repeating stream (an identity with fewer than K images repeats some).
     One epoch = max(ceil(N / (P*K)), one round) batches: about one pass over the images.
     Identities with a single image cannot give a positive and are left out.
+    Validation (`training=False`): the same draw with a fixed order every epoch and at most
+    as many identities per batch as the set has (held-out sets are often small).
     """
 
     identities: int            # P
@@ -36,32 +38,35 @@ class PKSampler:
     def batch_size(self) -> int:
         return self.identities * self.per_identity
 
-    def groups(self, ds: Any) -> list[np.ndarray]:
+    def groups(self, ds: Any, training: bool = True) -> list[np.ndarray]:
         """Source indices of each usable identity (2+ images), in label order."""
         labels = ds.labels
         if labels is None:
             raise DataError(f"{self.where}: PK batches need per-image labels; {ds.name} has none")
         members = [ds.indices[labels == c] for c in np.unique(labels)]
         members = [m for m in members if len(m) >= 2]
-        if len(members) < self.identities:
+        if len(members) < (self.identities if training else 2):
             raise DataError(f"{self.where}: a batch holds {self.identities} identities but {ds.name} has "
                             f"{len(members)} with 2+ images; lower the batch size")
         return members
 
-    def steps(self, ds: Any) -> int:
-        groups = self.groups(ds)
+    def steps(self, ds: Any, training: bool = True) -> int:
+        groups = self.groups(ds, training)
+        p = min(self.identities, len(groups))
         images = sum(len(m) for m in groups)
-        return max(math.ceil(images / self.batch_size), math.ceil(len(groups) / self.identities))
+        return max(math.ceil(images / (p * self.per_identity)), math.ceil(len(groups) / p))
 
-    def positions(self, ds: Any, seed: int = 0):
-        """(tf.data.Dataset of int64 source indices, P*K per batch in order, batches per epoch)."""
+    def positions(self, ds: Any, seed: int = 0, training: bool = True):
+        """(tf.data.Dataset of int64 source indices, P*K per batch in order; batches per
+        epoch; batch size)."""
         import tensorflow as tf
 
-        groups = self.groups(ds)
-        count, p, k = len(groups), self.identities, self.per_identity
+        groups = self.groups(ds, training)
+        count, k = len(groups), self.per_identity
+        p = min(self.identities, count)
         rounds = math.ceil(count / p)
         streams = [tf.data.Dataset.from_tensor_slices(m.astype(np.int64))
-                   .shuffle(len(m), seed=seed + i, reshuffle_each_iteration=True).repeat()
+                   .shuffle(len(m), seed=seed + i, reshuffle_each_iteration=training).repeat()
                    for i, m in enumerate(groups)]
 
         def one_round(pair):
@@ -69,9 +74,9 @@ class PKSampler:
             order = tf.concat([order, order[: rounds * p - count]], 0)   # see the class doc
             return tf.reshape(order, [rounds, p])
 
-        choice = (tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        choice = (tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=training).batch(2)
                   .map(one_round).unbatch()
                   .map(lambda group: tf.cast(tf.repeat(group, k), tf.int64)).unbatch())
-        steps = self.steps(ds)
-        picked = tf.data.Dataset.choose_from_datasets(streams, choice).take(steps * self.batch_size)
-        return picked, steps
+        steps = self.steps(ds, training)
+        picked = tf.data.Dataset.choose_from_datasets(streams, choice).take(steps * p * k)
+        return picked, steps, p * k
