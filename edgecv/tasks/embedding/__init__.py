@@ -7,3 +7,6 @@ embedding head, triplet loss over PK batches, verification and retrieval metrics
 - metrics.py   the one numpy definition of ROC AUC, TAR@FAR, threshold, recall@k, fidelity
 - head.py      the embedding head put on any backbone (tf_keras)
 """
+from edgecv.tasks.embedding.task import EmbeddingTask, make_task
+
+__all__ = ["EmbeddingTask", "make_task"]
