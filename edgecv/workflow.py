@@ -103,7 +103,8 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
                          stem=recipe.name, echo=echo)
     bench_set = val_set
     if recipe.data.test is not None:  # a held-out test split is what the report should score
-        bench_set = load_decodable(recipe.data.test, task=recipe.task, channels=channels, echo=echo)
+        bench_set = load_decodable(recipe.data.test, task=recipe.task, channels=channels, echo=echo,
+                                   holdout=recipe.data.holdout_classes)   # open set: unseen classes only
         echo(f"bench: scoring the test split ({len(bench_set)} samples)")
     entries = bench_exports(recipe, float_model, bench_set, task, exports, run_dir, echo)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")

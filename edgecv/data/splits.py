@@ -37,11 +37,16 @@ def load_splits(data: Any, *, task: str, channels: int, seed: int, echo: Echo = 
     return train_set, val_set
 
 
-def load_decodable(spec: Any, *, task: str, channels: int, echo: Echo = print):
-    """One dataset spec (e.g. the recipe's data.test), decoded once, its problems named."""
+def load_decodable(spec: Any, *, task: str, channels: int, echo: Echo = print, holdout=None):
+    """One dataset spec (e.g. the recipe's data.test), decoded once, its problems named.
+    `holdout` (data.holdout_classes): keep only those classes (open-set scoring)."""
     from edgecv.data import load_dataset
+    from edgecv.data.dataset import hold_out_classes
 
-    dataset = decodable(load_dataset(spec, task=task), channels=channels)
+    dataset = load_dataset(spec, task=task)
+    if holdout:
+        _, dataset = hold_out_classes(dataset, dataset, list(holdout))
+    dataset = decodable(dataset, channels=channels)
     echo_problems(dataset.problems, echo)
     return dataset
 
