@@ -124,3 +124,17 @@ def test_info_describes_the_embedding_outputs(embedding_run):
     assert "outputs: embeddings [N, dim] (L2-normalised)" in result.output
     assert "embedding: dim 16" in result.output and "threshold" in result.output
     assert "float ops: none" in result.output
+
+
+def test_reexport_keeps_the_threshold_training_wrote(embedding_run, tmp_path):
+    from click.testing import CliRunner
+
+    from edgecv.cli import cli
+    from edgecv.export.metadata import read_metadata
+
+    _, _, run_dir = embedding_run
+    trained = read_metadata(run_dir / "export" / "tiny_embedding_int8.tflite")["embedding"]
+    result = CliRunner().invoke(cli, ["export", str(run_dir), "--format", "int8", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    again = read_metadata(tmp_path / "tiny_embedding_int8.tflite")["embedding"]
+    assert again == trained
