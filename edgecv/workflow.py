@@ -4,6 +4,7 @@ This module only orchestrates; each step lives in its own package.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,8 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
                                      seed=recipe.seed, echo=echo)
     test_set = None
     if recipe.data.test is not None:
-        test_set = load_decodable(recipe.data.test, task=recipe.task, channels=channels, echo=echo)
+        test_set = load_decodable(recipe.data.test, task=recipe.task, channels=channels, echo=echo,
+                                  holdout=recipe.data.holdout_classes)   # open set: unseen classes only
     from edgecv.compat import check_classes  # before training: num_classes and splits agree
 
     check_classes(recipe, train_set, {"data.val": val_set, "data.test": test_set})
@@ -61,8 +63,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     kwargs = recipe.model.builder_kwargs()
     kwargs["num_classes"] = num_classes
 
-    def model_fn():
-        return create_model(recipe.model.arch, weights=recipe.model.weights, echo=echo, **kwargs)
+    def model_fn():     # the task may put its own head on the registered builder (embedding)
+        build = functools.partial(create_model, recipe.model.arch, weights=recipe.model.weights, echo=echo)
+        return task.build_model(build, **kwargs)
 
     train_data, val_data = make_pipelines(recipe, task, train_set, val_set)
     result = run_stages(recipe, run_dir, model=model_fn, train_data=train_data,
@@ -75,6 +78,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     save_model(float_model, run_dir / "model.keras")
     if model is not float_model:
         save_model(model, run_dir / "model_qat.h5")
+    task = task.adapt_to_model(float_model, val_set)   # e.g. embedding: threshold for the metadata
     skipped = getattr(train_set, "skipped", 0) + getattr(val_set, "skipped", 0)
     if skipped:
         echo(f"data: skipped {skipped} unreadable sample(s); see `edgecv data check`")
@@ -109,11 +113,12 @@ def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
 
     shape = recipe.model.input_shape
     batch = recipe.data.batch_size
+    sampler = task.batch_sampler(batch)     # None: shuffled samples; embedding: PK batches
     train_data = make_pipeline(train_set, input_shape=shape, batch_size=batch, training=True,
                                augment=recipe.data.augment, seed=recipe.seed, cache=recipe.data.cache,
-                               resize=recipe.data.resize)
+                               resize=recipe.data.resize, sampler=sampler)
     val_data = make_pipeline(val_set, input_shape=shape, batch_size=batch, training=False,
-                             cache=recipe.data.cache, resize=recipe.data.resize)
+                             cache=recipe.data.cache, resize=recipe.data.resize, sampler=sampler)
     return task.prepare(train_data, None), task.prepare(val_data, None)
 
 

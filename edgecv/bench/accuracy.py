@@ -81,4 +81,15 @@ def reference_score(model, evalset, task=None, metadata=None) -> dict:
     outputs = keras_outputs(model, normalized(evalset))
     result = score(task or evalset.task, outputs, evalset.targets, evalset.class_names, metadata)
     result["output_shapes"] = [list(o.shape) for o in outputs]
+    result["outputs"] = outputs     # in memory only: what `fidelity` compares each file with
     return result
+
+
+def fidelity(task, outputs, reference_outputs, metadata=None) -> dict:
+    """The task's numpy comparison of a file's outputs with the float model's on the same
+    samples (`Task.compare_outputs`; {} for tasks without one)."""
+    if reference_outputs is None:
+        return {}
+    outputs = [np.asarray(o, dtype=np.float32) for o in outputs]
+    reference_outputs = [np.asarray(o, dtype=np.float32) for o in reference_outputs]
+    return dict(resolve_task(task, metadata).compare_outputs(outputs, reference_outputs))

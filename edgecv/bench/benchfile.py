@@ -110,6 +110,8 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
             "delta": None if ref_value is None else score["value"] - ref_value,
             "samples": len(evalset),
             **{k: v for k, v in score.items() if k not in ("metric", "value")},
+            # e.g. embedding: cosine(int8, float) per image; needs the reference's outputs
+            **accuracy.fidelity(task, outputs, (reference or {}).get("outputs")),
         }
         if evalset.class_names:
             scored["class_names"] = list(evalset.class_names)

@@ -4,7 +4,8 @@ report.json: {"edgecv": version, "passed": bool, "entries": [entry, ...]} where 
 is a `BenchEntry.to_dict()` (bench.entry). Every function here takes BenchEntry objects or
 report.json entry dicts (`as_entry`). report.md: a per-format
 table like Ultralytics' benchmark (format, status, size, metric, delta, p50, p90, FPS),
-the gates, and the plots (latency histogram, metric vs size/latency, confusion matrix).
+the gates, the task's other scalar metrics, and the plots (latency histogram, metric vs
+size/latency, confusion matrix; ROC curve and distance histograms for verification).
 """
 from __future__ import annotations
 
@@ -79,12 +80,35 @@ def render_markdown(entries, *, images=(), title="benchmark") -> str:
         parts += [f"| {fmt} | {name} | {g['limit']:g} | {g['value']:.4f} | "
                   f"{'pass' if g['passed'] else '**FAIL**'} |" for fmt, name, g in gate_rows]
         parts.append("")
+    details = render_details(entries)
+    if details:
+        parts += ["## Metric details", "", details, ""]
     errors = [e for e in entries if e.error]
     if errors:
         parts += ["## Errors", ""] + [f"- {e.format}: {e.error}" for e in errors] + [""]
     if images:
         parts += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in images] + [""]
     return "\n".join(parts)
+
+
+# Scalar accuracy keys the table above already shows (or that are not metrics).
+_SHOWN = {"metric", "value", "reference", "delta", "samples"}
+
+
+def render_details(entries) -> str:
+    """Every other scalar the task's scorer returned (top5, TAR@FAR, recall@k, cosine
+    fidelity, ...), one row per format; "" when no entry has any."""
+    scored = [e for e in map(as_entry, entries) if e.accuracy]
+    keys = list(dict.fromkeys(k for e in scored for k, v in e.accuracy.items()
+                              if k not in _SHOWN and isinstance(v, (int, float)) and not isinstance(v, bool)))
+    if not keys:
+        return ""
+    lines = ["| Format | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+    for e in scored:
+        cells = [e.accuracy.get(k) for k in keys]
+        lines.append(f"| {e.format} | " + " | ".join(
+            "—" if v is None else (str(v) if isinstance(v, int) else f"{v:.4f}") for v in cells) + " |")
+    return "\n".join(lines)
 
 
 def _save(fig, path: Path) -> Path:
@@ -145,6 +169,46 @@ def write_plots(run_dir, entries) -> list[Path]:
         fig.suptitle(f"{metric} vs size and latency")
         fig.tight_layout()
         written.append(_save(fig, run_dir / "metric_vs_size_latency.png"))
+        plt.close(fig)
+
+    # Verification scorers (embedding) return a ROC curve and same/different distance histograms.
+    curves = [e for e in scored if e.accuracy.get("roc")]
+    if curves:
+        fig, (linear, logx) = plt.subplots(1, 2, figsize=(10, 4))
+        for e in curves:
+            roc = e.accuracy["roc"]
+            label = f"{e.format} (AUC {e.accuracy['value']:.4f})"
+            linear.plot(roc["fpr"], roc["tpr"], label=label)
+            logx.plot([max(f, 1e-5) for f in roc["fpr"]], roc["tpr"], label=label)
+        logx.set_xscale("log")
+        for ax in (linear, logx):
+            ax.set_xlabel("false accept rate")
+            ax.set_ylabel("true accept rate")
+            ax.legend(fontsize="small")
+        fig.suptitle("verification ROC")
+        fig.tight_layout()
+        written.append(_save(fig, run_dir / "roc.png"))
+        plt.close(fig)
+    for e in scored:
+        hist = e.accuracy.get("distance_histogram")
+        if not hist:
+            continue
+        edges = hist["edges"]
+        widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for key, color in (("same", "tab:green"), ("different", "tab:red")):
+            total = max(sum(hist[key]), 1)
+            ax.bar(edges[:-1], [c / total for c in hist[key]], width=widths, align="edge",
+                   alpha=0.5, color=color, label=f"{key} identity")
+        threshold = e.accuracy.get("threshold", e.accuracy.get("best_threshold"))
+        if threshold is not None:
+            ax.axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.3f}")
+        ax.set_xlabel("squared distance of L2-normalised embeddings")
+        ax.set_ylabel("fraction of pairs")
+        ax.set_title(f"{e.format}: distances of same vs different pairs")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        written.append(_save(fig, run_dir / f"distances_{_safe(e.format)}.png"))
         plt.close(fig)
 
     for e in scored:

@@ -62,7 +62,7 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
     if recipe is not None:
         task, task_metadata, dataset = _trained_task(
             recipe, calibrate=any(f.needs_calibration for f in fmts),
-            export_dirs=[out_dir] + ([source / "export"] if source.is_dir() else []))
+            export_dirs=[out_dir] + ([source / "export"] if source.is_dir() else []), model=model)
         _check_labels(model, recipe, dataset.class_names, model_path)
     exports = export_run(model, qat_model=qat_model, recipe=recipe, task=task,
                          task_metadata=task_metadata, dataset=dataset, out_dir=out_dir,
@@ -97,16 +97,17 @@ def _resolve_source(source: Path, recipe_path: Path | None):
     return source, recipe, source.stem
 
 
-def _trained_task(recipe, *, calibrate: bool, export_dirs: list[Path]):
+def _trained_task(recipe, *, calibrate: bool, export_dirs: list[Path], model=None):
     """(task, its recorded metadata part or None, training dataset), as training left them.
 
     Data-driven task settings (detection `anchors: auto`) must be the ones the model was
     trained with: read back from an earlier export of the same recipe when there is one,
     else recomputed as training did (`task.adapt_to_data` on the same training split; the
     k-means is seeded). Calibration also draws from that split, so a re-export of a run
-    is the file `edgecv train` wrote."""
+    is the file `edgecv train` wrote. Settings from the trained model (embedding threshold:
+    `task.adapt_to_model`) are recomputed on the run's validation split the same way."""
     from edgecv.tasks import get_task
-    from edgecv.tasks.base import adapts_to_data
+    from edgecv.tasks.base import adapts_to_data, adapts_to_model
 
     task = get_task(recipe.task, recipe)
     adapts = adapts_to_data(task)
@@ -115,10 +116,12 @@ def _trained_task(recipe, *, calibrate: bool, export_dirs: list[Path]):
         # The training split exactly as `edgecv train` made it (split, then decoded).
         from edgecv.data.splits import load_splits
 
-        dataset, _ = load_splits(recipe.data, task=recipe.task, channels=recipe.model.input_shape[-1],
-                                 seed=recipe.seed, echo=click.echo)
+        dataset, val_set = load_splits(recipe.data, task=recipe.task, channels=recipe.model.input_shape[-1],
+                                       seed=recipe.seed, echo=click.echo)
         if adapts and recorded is None:
             task = task.adapt_to_data(dataset)
+            if adapts_to_model(task) and model is not None:
+                task = task.adapt_to_model(model, val_set)
     else:  # only the class names are needed
         from edgecv.data import load_dataset
 
@@ -182,6 +185,12 @@ def format_info(info: dict) -> list[str]:
                      f"{len(labels)} labels, normalization {meta.get('normalization')}, "
                      f"edgecv {meta.get('edgecv_version')}"
                      + (f", recipe {meta['recipe_hash']}" if meta.get("recipe_hash") else ""))
+        if meta.get("output_layout"):
+            lines.append(f"outputs: {meta['output_layout']}")
+        from edgecv.export.metadata import recorded_task_part
+
+        for key, value in recorded_task_part(meta).items():   # the task's own part (anchors, threshold)
+            lines.append(f"{key}: {_short_value(value)}")
     else:
         lines.append("metadata: none (not exported by edgecv)")
     for label, tensors in (("input", info["inputs"]), ("output", info["outputs"])):
@@ -215,6 +224,14 @@ def format_info(info: dict) -> list[str]:
         for op in tpu["unmappable"]:
             lines.append(f"  #{op['index']} {op['op']}: {'; '.join(op['reasons'])}")
     return lines
+
+
+def _short_value(value) -> str:
+    if isinstance(value, dict):
+        text = ", ".join(f"{k} {v}" for k, v in value.items())
+    else:
+        text = json.dumps(value, default=str)
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _quant_text(q) -> str:

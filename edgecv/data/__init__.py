@@ -53,12 +53,14 @@ def _validated(values: dict, where: str) -> dict:
 
 # `resize` is "stretch" or "letterbox" (recipe `data.resize`); training, calibration and
 # evaluation must use the same one.
+# `sampler` (e.g. edgecv.data.sampling.PKSampler) draws the training batches instead of a shuffle.
 def make_pipeline(ds: Dataset, *, input_shape, batch_size: int, training: bool,
-                  augment: Any = None, seed: int = 0, cache: bool = False, resize: str = "stretch"):
+                  augment: Any = None, seed: int = 0, cache: bool = False, resize: str = "stretch",
+                  sampler: Any = None):
     from edgecv.data.pipeline import make_pipeline as _make
 
     return _make(ds, input_shape=input_shape, batch_size=batch_size, training=training,
-                 augment=augment, seed=seed, cache=cache, resize=resize)
+                 augment=augment, seed=seed, cache=cache, resize=resize, sampler=sampler)
 
 
 def representative_dataset(ds: Dataset, *, input_shape, samples: int, seed: int = 0,

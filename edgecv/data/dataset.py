@@ -179,3 +179,36 @@ def split_dataset(ds: Dataset, fraction: float, seed: int = 0) -> tuple[Dataset,
     val = ds.subset(np.flatnonzero(is_val), name=f"{ds.name}[val]")
     val.problems = []       # problems are reported once, with the training part
     return train, val
+
+
+def hold_out_classes(train: Dataset, val: Optional[Dataset], classes: list, *,
+                     where: str = "data.holdout_classes") -> tuple[Dataset, Dataset]:
+    """(train without `classes`, val with only them); val defaults to `train`'s samples of
+    them. `classes` are names or indices into train.class_names."""
+    if target_of(train.task) != "label":
+        raise DataError(f"{where}: needs one label per image; task {train.task!r} has "
+                        f"{target_of(train.task)} targets")
+    names = list(train.class_names)
+    held = set()
+    for item in classes:
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not 0 <= item < len(names):
+                raise DataError(f"{where}: class index {item} outside 0..{len(names) - 1}")
+            held.add(names[item])
+        elif item in names:
+            held.add(item)
+        else:
+            raise DataError(f"{where}: unknown class {item!r}; classes are {names}")
+    source = train if val is None else val
+
+    def keep(ds: Dataset, inside: bool, part: str) -> Dataset:
+        ids = [i for i, name in enumerate(ds.class_names) if name in held]
+        mask = np.isin(ds.labels, ids) == inside
+        if not mask.any():
+            raise DataError(f"{where}: leaves {ds.name} with no {part} samples")
+        return ds.subset(np.flatnonzero(mask), name=f"{ds.name}[{part}]")
+
+    val_part = keep(source, True, "held-out")
+    if val is None:
+        val_part.problems = []      # reported once, with the training part
+    return keep(train, False, "training"), val_part

@@ -130,13 +130,18 @@ def _resample(image, hw):
 
 
 def _fixed_size(ds: Dataset, input_shape, *, shuffle_seed: Optional[int] = None,
-                cache: bool = False, resize: str = "stretch") -> tf.data.Dataset:
-    """(uint8 image at the model size, target) per sample; bad files dropped."""
+                cache: bool = False, resize: str = "stretch",
+                positions: Optional[tf.data.Dataset] = None) -> tf.data.Dataset:
+    """(uint8 image at the model size, target) per sample; bad files dropped.
+    `positions`: the source indices to decode, in order (a sampler's); default all, shuffled."""
     h, w, c = _shape3(input_shape)
     _check_resize(resize)
     if len(ds) == 0:
         raise DataError(f"{ds.name}: no usable samples ({ds.skipped} skipped)")
-    positions = tf.data.Dataset.from_tensor_slices(ds.indices.astype(np.int64))
+    if positions is not None:
+        shuffle_seed = None     # the sampler decided the order
+    else:
+        positions = tf.data.Dataset.from_tensor_slices(ds.indices.astype(np.int64))
     if shuffle_seed is not None and not cache:
         # Shuffling indexes (not images) is cheap and covers the whole set.
         positions = positions.shuffle(len(ds), seed=shuffle_seed, reshuffle_each_iteration=True)
@@ -169,13 +174,24 @@ def _to_model_inputs(kind: TargetKind) -> Callable:
 
 def make_pipeline(ds: Dataset, *, input_shape, batch_size: int, training: bool,
                   augment: Any = None, seed: int = 0, cache: bool = False,
-                  resize: str = "stretch") -> tf.data.Dataset:
-    """Batches of (x float32 [B,H,W,C] in [-1,1], y) per docs/ARCHITECTURE.md; one pass = one epoch."""
+                  resize: str = "stretch", sampler: Any = None) -> tf.data.Dataset:
+    """Batches of (x float32 [B,H,W,C] in [-1,1], y) per docs/ARCHITECTURE.md; one pass = one epoch.
+
+    `sampler` (e.g. `sampling.PKSampler`): draws each batch's samples instead of shuffling
+    (validation: the same batches every epoch); batches are then all of the sampler's size."""
     if batch_size <= 0:
         raise DataError(f"batch_size: must be > 0, got {batch_size}")
-    elements = _fixed_size(ds, input_shape, shuffle_seed=seed if training else None, cache=cache,
-                           resize=resize)
-    batches = elements.batch(batch_size)
+    if sampler is not None:
+        if cache:   # the sampler's stream repeats: caching it would hold every epoch in memory
+            raise DataError(f"data.cache: not supported with {sampler.where} batches; set data.cache: false")
+        positions, steps, size = sampler.positions(ds, seed, training=training)
+        elements = _fixed_size(ds, input_shape, resize=resize, positions=positions)
+        batches = elements.batch(size, drop_remainder=True).apply(
+            tf.data.experimental.assert_cardinality(steps))
+    else:
+        elements = _fixed_size(ds, input_shape, shuffle_seed=seed if training else None, cache=cache,
+                               resize=resize)
+        batches = elements.batch(batch_size)
     if training and augment is not None:
         from edgecv.data.augment import augmenter
 

@@ -5,7 +5,7 @@ Which keys a dataset spec needs depends on its `format` (edgecv.data.formats che
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
@@ -55,6 +55,10 @@ class DataSpec(Strict):
     val: Optional[DatasetSpec] = None
     test: Optional[DatasetSpec] = None
     val_split: float = Field(0.2, gt=0.0, lt=1.0)       # used only when `val` is absent
+    # Classes (names, or indices into the class list) kept out of training entirely: train
+    # drops them, val holds only them (from `val`, else all their `train` samples). Open-set
+    # evaluation: an embedding is verified on identities it never saw.
+    holdout_classes: Optional[list[Union[int, str]]] = None
     batch_size: int = Field(32, gt=0)
     augment: AugmentSpec = AugmentSpec()
     cache: bool = False

@@ -14,15 +14,19 @@ SHOWN_PROBLEMS = 10     # bad samples named at the start of a run; `edgecv data 
 
 def load_splits(data: Any, *, task: str, channels: int, seed: int, echo: Echo = print,
                 check_train: bool = True):
-    """(train, val) datasets of a `data:` section. Each part is decoded once, after
+    """(train, val) datasets of a `data:` section (`holdout_classes`: val holds only those
+    classes, train none of them). Each part is decoded once, after
     splitting (`edgecv bench` needs only val: check_train=False), so files that fail to
     decode become named, counted skips."""
     from edgecv.data import load_dataset, split_dataset
+    from edgecv.data.dataset import hold_out_classes
 
     train_set = load_dataset(data.train, task=task)
-    if data.val is not None:
-        val_set = load_dataset(data.val, task=task)
-    else:
+    holdout = getattr(data, "holdout_classes", None)
+    val_set = load_dataset(data.val, task=task) if data.val is not None else None
+    if holdout:     # open set: val holds only classes training never sees
+        train_set, val_set = hold_out_classes(train_set, val_set, list(holdout))
+    elif val_set is None:
         train_set, val_set = split_dataset(train_set, data.val_split, seed=seed)
     if check_train:
         train_set = decodable(train_set, channels=channels)
@@ -33,11 +37,16 @@ def load_splits(data: Any, *, task: str, channels: int, seed: int, echo: Echo = 
     return train_set, val_set
 
 
-def load_decodable(spec: Any, *, task: str, channels: int, echo: Echo = print):
-    """One dataset spec (e.g. the recipe's data.test), decoded once, its problems named."""
+def load_decodable(spec: Any, *, task: str, channels: int, echo: Echo = print, holdout=None):
+    """One dataset spec (e.g. the recipe's data.test), decoded once, its problems named.
+    `holdout` (data.holdout_classes): keep only those classes (open-set scoring)."""
     from edgecv.data import load_dataset
+    from edgecv.data.dataset import hold_out_classes
 
-    dataset = decodable(load_dataset(spec, task=task), channels=channels)
+    dataset = load_dataset(spec, task=task)
+    if holdout:
+        _, dataset = hold_out_classes(dataset, dataset, list(holdout))
+    dataset = decodable(dataset, channels=channels)
     echo_problems(dataset.problems, echo)
     return dataset
 

@@ -10,6 +10,9 @@ a QuantizeConfig here:
   so TFLite gets an int8 MUL with a known output range.
 - BatchNormalization that does not follow a conv (nothing to fold into): output
   quantized; TFLite lowers it to int8 MUL/ADD.
+- UnitNormalization (embedding head): nothing quantized; it becomes TFLite's
+  L2_NORMALIZATION, whose int8 output has a fixed scale (1/128, zero point 0), and a
+  learnt range there would only add a requantize.
 
 This module imports TensorFlow and tfmot: import it only when QAT is wanted.
 """
@@ -55,9 +58,17 @@ class OutputQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
         return {}
 
 
+class FixedOutputQuantizeConfig(OutputQuantizeConfig):
+    """Quantize nothing: for layers whose TFLite int8 kernel fixes its own output scale."""
+
+    def get_output_quantizers(self, layer):
+        return []
+
+
 # Layer classes tfmot's default registry does not handle, and the config edgecv gives them.
 CUSTOM_CONFIGS = {
     keras.layers.Multiply: OutputQuantizeConfig,
+    keras.layers.UnitNormalization: FixedOutputQuantizeConfig,
 }
 
 # Conv-like layers tfmot folds a following BatchNormalization into.
@@ -65,7 +76,8 @@ _FOLDS_BN = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
 
 def _custom_objects() -> dict:
-    return {"OutputQuantizeConfig": OutputQuantizeConfig}
+    return {"OutputQuantizeConfig": OutputQuantizeConfig,
+            "FixedOutputQuantizeConfig": FixedOutputQuantizeConfig}
 
 
 def quantize_scope():

@@ -2,12 +2,13 @@
 
 The workflow calls each hook on every task; a task overrides only the ones it needs
 (detection: `adapt_to_data` for `auto` anchors, `export_metadata` for decoding; both
-image tasks: `write_examples`). numpy-only: `score` runs where the bench runs.
+image tasks: `write_examples`; embedding: `build_model` for its head, `batch_sampler` for
+PK batches, `adapt_to_model` for its threshold, `compare_outputs` for int8 fidelity). numpy-only: `score` runs where the bench runs.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -29,6 +30,16 @@ class Task:
         raise NotImplementedError(f"{type(self).__name__}.score")
 
     # ------------------------------------------------------------ optional, with defaults
+    def build_model(self, builder: Callable[..., Any], **kwargs: Any) -> Any:
+        """The model to train from the recipe's registered `builder` and its keyword
+        arguments (embedding: the backbone without its classifier plus a head)."""
+        return builder(**kwargs)
+
+    def batch_sampler(self, batch_size: int) -> Any:
+        """How training batches are drawn (an `edgecv.data.sampling` sampler), or None for
+        shuffled samples (embedding: P identities x K images)."""
+        return None
+
     def metrics(self) -> list:
         """Keras metrics reported per epoch (none: the task scores whole sets in `score`)."""
         return []
@@ -41,6 +52,16 @@ class Task:
         """Settle settings that come from the training data (e.g. YOLO `auto` anchors)."""
         return self
 
+    def adapt_to_model(self, model: Any, val_set: Any) -> "Task":
+        """Settle settings that need the trained float model, before export (e.g. the
+        embedding's same/different threshold, picked on the validation split)."""
+        return self
+
+    def compare_outputs(self, outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> dict:
+        """Pure numpy: how close a file's outputs are to the float model's on the same
+        samples (embedding: cosine similarity); merged into the bench's accuracy entry."""
+        return {}
+
     def export_metadata(self) -> dict:
         """Extra .tflite metadata an app needs to decode the outputs (e.g. anchors)."""
         return {}
@@ -52,6 +73,12 @@ class Task:
 
 
 def adapts_to_data(task: Task) -> bool:
-    """True when the task settles settings from the training data (overrides adapt_to_data):
-    re-exporting a run then needs those settings back, from its files or its data."""
-    return type(task).adapt_to_data is not Task.adapt_to_data
+    """True when the task settles settings from the training data or the trained model
+    (overrides adapt_to_data or adapt_to_model): re-exporting a run then needs those
+    settings back, from its files or recomputed."""
+    return adapts_to_model(task) or type(task).adapt_to_data is not Task.adapt_to_data
+
+
+def adapts_to_model(task: Task) -> bool:
+    """True when the task settles settings from the trained model (overrides adapt_to_model)."""
+    return type(task).adapt_to_model is not Task.adapt_to_model

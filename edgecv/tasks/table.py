@@ -49,6 +49,11 @@ _add(TaskInfo("segmentation", "mask", "edgecv.tasks.segmentation",
               "edgecv.tasks.segmentation.config:SegmentationSpec",
               "a class per pixel: per-pixel softmax, CE/Dice loss, mIoU",
               "probabilities [N, H, W, classes] (per-pixel softmax)"))
+_add(TaskInfo("embedding", "label", "edgecv.tasks.embedding", "edgecv.tasks.embedding.config:EmbeddingSpec",
+              "identities as classes: L2-normalised embeddings, triplet loss on PK batches, "
+              "verification ROC AUC / TAR@FAR, recall@k",
+              "embeddings [N, dim] (L2-normalised); same identity iff ||a - b||^2 <= metadata "
+              "embedding.threshold"))
 
 
 def all_tasks() -> list[TaskInfo]:

@@ -1,0 +1,140 @@
+"""`edgecv train` on a tiny generated identity folder (one folder per identity), two
+identities held out of training: MobileNetV2 0.35 + embedding head -> QAT -> int8 -> bench
+with verification metrics and int8-vs-float fidelity; `edgecv info` describes the file."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+SIZE = 32
+IDENTITIES = ["ada", "bob", "cyd", "dee", "eve", "fay"]
+HELD_OUT = ["eve", "fay"]
+PER_IDENTITY = 8
+
+
+def write_identity_folder(root: Path, seed: int = 0) -> None:
+    """root/<identity>/NN.png: each identity a fixed colour pattern, each image a noisy,
+    shifted view of it."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    for index, name in enumerate(IDENTITIES):
+        (root / name).mkdir(parents=True)
+        base = np.zeros((SIZE, SIZE, 3), np.uint8)
+        colour = tuple(int(c) for c in rng.integers(40, 255, 3))
+        cv2.circle(base, (10 + 2 * index, 16), 6 + index, colour, -1)
+        cv2.rectangle(base, (18, 4 + 3 * index), (28, 12 + 3 * index), colour[::-1], -1)
+        for n in range(PER_IDENTITY):
+            shifted = np.roll(base, tuple(int(s) for s in rng.integers(-2, 3, 2)), axis=(0, 1))
+            noisy = np.clip(shifted.astype(int) + rng.integers(-25, 25, shifted.shape), 0, 255)
+            assert cv2.imwrite(str(root / name / f"{n:02d}.png"), noisy.astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def embedding_run(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from edgecv.cli import cli
+
+    root = tmp_path_factory.mktemp("embedding")
+    write_identity_folder(root / "faces")
+    recipe = {
+        "name": "tiny_embedding",
+        "task": "embedding",
+        "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [SIZE, SIZE, 3]},
+        "data": {"train": {"format": "folder", "path": "faces"}, "holdout_classes": HELD_OUT,
+                 "batch_size": 8},
+        "embedding": {"dim": 16, "loss": "batch_hard", "margin": 0.2, "images_per_identity": 2},
+        "train": {"epochs": 1, "learning_rate": 0.005},
+        "qat": {"epochs": 1},
+        "export": {"formats": ["int8"], "calibration_samples": 8},
+        "bench": {"runs": 2, "warmup": 1},
+    }
+    recipe_path = root / "tiny_embedding.yaml"
+    recipe_path.write_text(yaml.safe_dump(recipe))
+    run_dir = root / "run"
+    result = CliRunner().invoke(cli, ["train", str(recipe_path), "--out", str(run_dir)], catch_exceptions=True)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        import traceback
+
+        raise AssertionError(result.output + "".join(traceback.format_exception(result.exception)))
+    return result.exit_code, result.output, run_dir
+
+
+def test_train_reports_verification_metrics_on_held_out_identities(embedding_run):
+    from edgecv.bench.evalset import read_eval_set
+
+    exit_code, output, run_dir = embedding_run
+    assert exit_code == 0, output
+    assert "data: 32 train / 16 val samples" in output
+    evalset = read_eval_set(run_dir / "eval.npz")
+    assert evalset.task == "embedding"
+    assert sorted({evalset.class_names[i] for i in evalset.targets}) == HELD_OUT   # never trained on
+    entry = json.loads((run_dir / "report.json").read_text())["entries"][0]
+    accuracy = entry["accuracy"]
+    assert entry["format"] == "int8" and accuracy["metric"] == "roc_auc"
+    assert 0.0 <= accuracy["value"] <= 1.0 and 0.0 <= accuracy["reference"] <= 1.0
+    for key in ("tar_at_far_1e-2", "tar_at_far_1e-3", "best_accuracy", "recall_at_1", "recall_at_5",
+                "accuracy_at_threshold"):
+        assert 0.0 <= accuracy[key] <= 1.0, key
+    # 16 images of 2 identities: C(16,2) = 120 pairs, 2 * C(8,2) = 56 of them same-identity
+    assert (accuracy["samples"], accuracy["pairs"], accuracy["same_pairs"]) == (16, 120, 56)
+    # int8 vs float embeddings of the same 16 images
+    assert -1.0 <= accuracy["cosine_min"] <= accuracy["cosine_mean"] <= 1.0
+    assert accuracy["cosine_mean"] > 0.9
+    report_md = (run_dir / "report.md").read_text()
+    assert "cosine_mean" in report_md and "roc.png" in report_md and "distances_int8.png" in report_md
+    assert (run_dir / "roc.png").is_file() and (run_dir / "distances_int8.png").is_file()
+    history = next((run_dir / "train").rglob("history*.csv")).read_text()
+    assert "val_loss" in history.splitlines()[0]
+    # validation batches are PK-sampled too (held-out identities sorted by folder would
+    # otherwise give batches of one identity and a val_loss of exactly 0)
+    assert all(float(row.split(",")[3]) > 0 for row in history.splitlines()[1:])
+
+
+def test_int8_embedding_is_integer_only_with_the_threshold_in_its_metadata(embedding_run):
+    from edgecv.export.inspect import inspect_tflite
+
+    _, _, run_dir = embedding_run
+    info = inspect_tflite(run_dir / "export" / "tiny_embedding_int8.tflite", edgetpu=False)
+    assert info["float_ops"] == [], info["float_ops"]
+    ops = {row["op"] for row in info["op_table"]}
+    assert "L2_NORMALIZATION" in ops              # the head's normalisation, on int8
+    assert info["outputs"][0]["shape"] == [1, 16]
+    part = info["metadata"]["embedding"]
+    assert part["dim"] == 16 and part["distance"] == "squared_euclidean"
+    assert 0.0 <= part["threshold"] < 4.0     # one tiny epoch: any threshold the float model gives
+    assert part["cosine_threshold"] == pytest.approx(1 - part["threshold"] / 2, abs=1e-6)
+    assert info["metadata"]["output_layout"].startswith("embeddings [N, dim]")
+
+
+def test_info_describes_the_embedding_outputs(embedding_run):
+    from click.testing import CliRunner
+
+    from edgecv.cli import cli
+
+    _, _, run_dir = embedding_run
+    result = CliRunner().invoke(cli, ["info", str(run_dir / "export" / "tiny_embedding_int8.tflite")])
+    assert result.exit_code == 0, result.output
+    assert "task embedding" in result.output
+    assert "outputs: embeddings [N, dim] (L2-normalised)" in result.output
+    assert "embedding: dim 16" in result.output and "threshold" in result.output
+    assert "float ops: none" in result.output
+
+
+def test_reexport_keeps_the_threshold_training_wrote(embedding_run, tmp_path):
+    from click.testing import CliRunner
+
+    from edgecv.cli import cli
+    from edgecv.export.metadata import read_metadata
+
+    _, _, run_dir = embedding_run
+    trained = read_metadata(run_dir / "export" / "tiny_embedding_int8.tflite")["embedding"]
+    result = CliRunner().invoke(cli, ["export", str(run_dir), "--format", "int8", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    again = read_metadata(tmp_path / "tiny_embedding_int8.tflite")["embedding"]
+    assert again == trained
