@@ -97,7 +97,7 @@ def test_train_reports_verification_metrics_on_held_out_identities(embedding_run
 
 
 def test_int8_embedding_is_integer_only_with_the_threshold_in_its_metadata(embedding_run):
-    from edgecv.export.inspect import inspect_tflite
+    from edgecv.export.info import inspect_tflite
 
     _, _, run_dir = embedding_run
     info = inspect_tflite(run_dir / "export" / "tiny_embedding_int8.tflite", edgetpu=False)

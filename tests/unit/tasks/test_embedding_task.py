@@ -78,7 +78,7 @@ def test_int8_embedding_head_has_no_float_ops(tmp_path):
     """Full-int8 export of backbone + head: L2 normalisation stays one integer op."""
     import functools
 
-    from edgecv.export.inspect import inspect_tflite
+    from edgecv.export.info import inspect_tflite
     from edgecv.export.tflite import export_model
     from edgecv.models import create_model
     from edgecv.tasks import get_task

@@ -105,7 +105,7 @@ def test_unfreeze_all_and_none():
 def test_prune_and_qat_after_each_regime(tmp_path):
     """frozen train -> finetune top 1 -> prune -> qat runs, and the QAT model converts to int8 (~1-2 min)."""
     from edgecv.export import export_model
-    from edgecv.export.inspect import inspect_tflite
+    from edgecv.export.info import inspect_tflite
 
     rec = recipe(finetune={"epochs": 1, "unfreeze": 1, "steps_per_epoch": 2},
                  prune={"epochs": 1, "target_sparsity": 0.5, "steps_per_epoch": 2},
