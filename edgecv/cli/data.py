@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from edgecv.errors import DataError
-from edgecv.tasks.table import task_names
+from edgecv.tasks.table import target_of, task_names
 
 
 @click.group("data", help="Validate datasets and compute YOLO anchors.")
@@ -30,7 +30,10 @@ def _datasets_in(file: Path, task: str | None) -> list[tuple[str, object, str, P
     if task is None:
         fmt = spec.get("format")
         tasks = FORMATS.get(fmt).tasks if fmt in FORMATS else ()
-        if len(tasks) != 1:
+        # Checking reads targets, not tasks: tasks of one target kind (classification and
+        # embedding both read labels) check a dataset the same way.
+        kinds = {target_of(t) for t in tasks}
+        if len(kinds) != 1:
             raise DataError(f"{file}: format {fmt!r} serves several tasks ({', '.join(tasks)}); "
                             f"give --task or a 'task:' key")
         task = tasks[0]
