@@ -19,8 +19,20 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived."""
 
 
+_RECEIVED: list[int] = []   # signals seen: a raise that C++ code swallowed is raised again
+
+
 def _raise(signum, frame):  # noqa: ARG001 - the signal-handler signature
+    _RECEIVED.append(signum)
     raise Terminated(f"terminated by signal {signum}")
+
+
+def raise_if_terminated() -> None:
+    """Raise Terminated if SIGTERM arrived. The handler's own raise can be swallowed when it
+    lands inside TensorFlow's C++ -> Python bridge (a tf.data or numpy_function call): the
+    training loop calls this after every batch so the run still unwinds (seen under load)."""
+    if _RECEIVED:
+        raise Terminated(f"terminated by signal {_RECEIVED[0]}")
 
 
 @contextlib.contextmanager
@@ -34,3 +46,4 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _RECEIVED.clear()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgecv.fileio import write_text
+from edgecv.signals import raise_if_terminated
 from edgecv.recipe import Recipe, dump_recipe
 
 Echo = Callable[[str], None]
@@ -70,6 +71,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     train_data, val_data = make_pipelines(recipe, task, train_set, val_set)
     result = run_stages(recipe, run_dir, model=model_fn, train_data=train_data,
                         val_data=val_data, task=task, resume=resume, echo=echo)
+    raise_if_terminated()
     if not result.is_chief:
         return RunResult(run_dir, [])  # multi-worker: only the chief exports and reports
     # Float formats and the accuracy reference come from the float model; integer formats
@@ -89,6 +91,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     exports = export_run(float_model, qat_model=model if model is not float_model else None,
                          recipe=recipe, task=task, dataset=train_set, out_dir=run_dir / "export",
                          stem=recipe.name, echo=echo)
+    raise_if_terminated()   # a SIGTERM TensorFlow swallowed during export still stops the run
     bench_set = val_set
     if test_set is not None:  # a held-out test split is what the report should score
         bench_set = test_set

@@ -209,6 +209,7 @@ class _StageRunner:
             ProgressPrinter(stage=name, epochs=spec.epochs, commit=commit, echo=self.echo),
             *_tensorboard(self.train_dir / "tb" / name, self.echo),
             *self.callbacks,
+            _stop_on_sigterm(),
         ]
         data = self.train_data.repeat() if spec.steps_per_epoch else self.train_data
         model.fit(data, epochs=spec.epochs, initial_epoch=initial_epoch, steps_per_epoch=spec.steps_per_epoch,
@@ -294,3 +295,17 @@ def _float32_copy(factory: Callable[[], keras.Model], trained: keras.Model, *, q
         fresh = quantize_for_training(fresh, preserve_sparsity=preserve_sparsity)
     fresh.set_weights(trained.get_weights())
     return fresh
+
+
+def _stop_on_sigterm():
+    """A callback that re-raises a SIGTERM whose first raise TensorFlow swallowed."""
+    from edgecv.signals import raise_if_terminated
+
+    class StopOnSigterm(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise_if_terminated()
+
+        def on_epoch_end(self, epoch, logs=None):
+            raise_if_terminated()
+
+    return StopOnSigterm()
