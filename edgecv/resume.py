@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgecv.errors import EdgecvError
-from edgecv.recipe import RESUME_SAFE  # noqa: F401  (export, bench: may change on --resume)
+from edgecv.recipe import RESUME_SAFE  # export, bench: may change on --resume
 
 SHOWN_KEYS = 4                      # differing keys named in the one-line error
 
@@ -95,8 +95,3 @@ def _stages_added_after(old: dict, new: dict) -> set[str]:
 def _short(value: Any) -> str:
     text = repr(value) if value is MISSING or not isinstance(value, (dict, list)) else json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def training_digest(recipe: Any) -> str:
-    """See Recipe.training_digest (kept here for callers of this module)."""
-    return recipe.training_digest()

@@ -54,7 +54,7 @@ class RunState:
         """Load the saved state when resuming; otherwise start clean (old checkpoints removed).
 
         Resuming needs the digest the run started with (`also_accept`: older spellings of
-        it, e.g. the full-recipe digest edgecv wrote before edgecv.resume.training_digest)."""
+        it, e.g. the full-recipe digest edgecv wrote before Recipe.training_digest)."""
         train_dir = Path(train_dir)
         path = train_dir / "state.json"
         if resume and path.exists():
