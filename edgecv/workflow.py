@@ -134,8 +134,12 @@ def bench_exports(recipe: Recipe, model: Any, val_set: Any, task: Any, exports: 
     from edgecv.bench.accuracy import keras_outputs
     from edgecv.bench.evalset import normalized, read_eval_set
 
+    from edgecv.tasks.base import overrides
+
     entries = bench_run(recipe=recipe, model=model, dataset=val_set, exports=exports,
                         run_dir=run_dir, task=task, echo=echo)
+    if not overrides(task, "write_examples"):   # nothing to draw: skip reading and predicting
+        return [entry.to_dict() for entry in entries]
     evalset = read_eval_set(run_dir / "eval.npz")
     count = min(EXAMPLE_IMAGES, len(evalset))
     outputs = keras_outputs(model, normalized(evalset)[:count])

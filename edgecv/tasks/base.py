@@ -72,13 +72,19 @@ class Task:
         return []
 
 
+def overrides(task: Task, hook: str) -> bool:
+    """True when the task's class replaces the base class's default for `hook`, so a caller
+    can skip the work that only feeds that hook (e.g. predicting images nobody draws)."""
+    return getattr(type(task), hook) is not getattr(Task, hook)
+
+
 def adapts_to_data(task: Task) -> bool:
     """True when the task settles settings from the training data or the trained model
     (overrides adapt_to_data or adapt_to_model): re-exporting a run then needs those
     settings back, from its files or recomputed."""
-    return adapts_to_model(task) or type(task).adapt_to_data is not Task.adapt_to_data
+    return adapts_to_model(task) or overrides(task, "adapt_to_data")
 
 
 def adapts_to_model(task: Task) -> bool:
     """True when the task settles settings from the trained model (overrides adapt_to_model)."""
-    return type(task).adapt_to_model is not Task.adapt_to_model
+    return overrides(task, "adapt_to_model")
