@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
+from edgecv import console
 from edgecv.bench.runner import DELEGATES
 from edgecv.errors import BenchError
 from edgecv.tasks.table import task_names
 
 
 def _echo_progress(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(message, file=console.user_stderr())
 
 
 @click.command("bench")
@@ -77,7 +78,7 @@ def bench_command(target, data, reference, runs, warmup, min_seconds, threads, d
     failed = [f"{e['format']}:{name}" for e in report["entries"]
               for name, g in (e.get("gates") or {}).items() if not g["passed"]]
     if failed:
-        click.echo(f"gate failed: {', '.join(failed)}", err=True)
+        click.echo(f"gate failed: {', '.join(failed)}", file=console.user_stderr())
         raise SystemExit(1)
 
 

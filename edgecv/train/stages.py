@@ -151,6 +151,9 @@ class _StageRunner:
             self.echo(f"[prune] achieved sparsity {self.sparsity['achieved_sparsity']:.3f} "
                       f"(target {spec.target_sparsity}) over {len(st.info['pruned_layers'])} layers")
         st.status = "done"
+        # The per-epoch checkpoints are deleted next: state.json must not point at them
+        # (a finished stage resumes from `output`).
+        st.last_checkpoint = st.best_checkpoint = None
         self.state.save()
         shutil.rmtree(self.train_dir / name / "ckpt", ignore_errors=True)
         return base if name != "qat" else stage_model
