@@ -68,8 +68,11 @@ def capture_stderr(command: Sequence[str] = ()) -> Iterator[None]:
     with tempfile.TemporaryFile(prefix="edgecv-log-") as temp:
         log_fd = os.dup(temp.fileno())          # unlinked: nothing is left behind
     terminal_fd = os.dup(2)
-    terminal = open(terminal_fd, "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None)
-                    or "utf-8", errors="replace", closefd=False)
+    if _writes_to_fd2(sys.stderr):
+        terminal = open(terminal_fd, "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None)
+                        or "utf-8", errors="replace", closefd=False)
+    else:   # sys.stderr was already swapped for another stream (a test's capture): keep it
+        terminal = sys.stderr
     header = f"== edgecv {' '.join(command)}  ({time.strftime('%Y-%m-%d %H:%M:%S')}) ==\n"
     os.write(log_fd, header.encode("utf-8", "replace"))
     os.dup2(log_fd, 2)
@@ -81,9 +84,17 @@ def capture_stderr(command: Sequence[str] = ()) -> Iterator[None]:
             sys.stderr.flush()
         capture, _ACTIVE = _ACTIVE, None
         os.dup2(capture.terminal_fd, 2)
-        capture.terminal.close()
+        if capture.terminal is not sys.stderr:
+            capture.terminal.close()
         os.close(capture.terminal_fd)
         os.close(capture.log_fd)
+
+
+def _writes_to_fd2(stream: TextIO) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def keep_log(path: Path) -> Optional[Path]:

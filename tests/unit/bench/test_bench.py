@@ -17,6 +17,7 @@ from edgecv.bench.evalset import read_eval_set, write_eval_set
 from edgecv.bench.gates import check_gate_names, evaluate_gates, gates_for, merge_gates, parse_gate_args
 from edgecv.bench.report import render_table, write_report
 from edgecv.errors import BenchError
+from tests.helpers import bench_folders, latest_bench_report
 
 RUNNER = Path(runner.__file__)
 NUM_CLASSES = 4
@@ -363,7 +364,8 @@ def test_cli_failing_gate_exits_1_and_marks_report(models, tmp_path, capsys):
                  "--gate", "max_p90_ms=0.000001", "--gate", "min_metric=0.1",
                  "--json", str(tmp_path / "copy.json")])
     assert code == 1
-    report = json.loads((run_dir / "report.json").read_text())
+    report_path = latest_bench_report(run_dir)
+    report = json.loads(report_path.read_text())
     assert report["passed"] is False
     for entry in report["entries"]:
         assert entry["status"] == "gate failed"
@@ -371,12 +373,14 @@ def test_cli_failing_gate_exits_1_and_marks_report(models, tmp_path, capsys):
         assert entry["gates"]["min_metric"]["passed"] is True
         assert entry["accuracy"]["reference"] is not None
     assert json.loads((tmp_path / "copy.json").read_text())["entries"][0]["format"] == "float32"
-    assert "**FAIL**" in (run_dir / "report.md").read_text()
+    assert "**FAIL**" in (report_path.parent / "report.md").read_text()
     assert "gate failed: float32:max_p90_ms, int8:max_p90_ms" in capsys.readouterr().err
 
-    # The same run with generous gates passes: exit code 0.
+    # The same run with generous gates passes: exit code 0, in a second folder.
     assert main(["bench", str(run_dir), "--runs", "3", "--gate", "max_size_mb=10"]) == 0
-    assert json.loads((run_dir / "report.json").read_text())["passed"] is True
+    assert json.loads(latest_bench_report(run_dir).read_text())["passed"] is True
+    assert len(bench_folders(run_dir)) == 2
+    assert json.loads(report_path.read_text())["passed"] is False   # the first one untouched
 
 
 def test_cli_user_errors_exit_2(models, tmp_path, capsys):
