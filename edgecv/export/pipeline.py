@@ -51,10 +51,11 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
     if dataset is not None and recipe is not None and any(f.needs_calibration for f in fmts):
         from edgecv.data import representative_dataset
 
-        echo(f"export: calibrating on {min(samples, len(dataset))} training images")
-        representative = representative_dataset(
+        count = min(samples, len(dataset))
+        echo(f"export: calibrating on {count} training images")
+        representative = with_progress(representative_dataset(
             dataset, input_shape=recipe.model.input_shape, samples=samples, seed=recipe.seed,
-            resize=recipe.data.resize)
+            resize=recipe.data.resize), count)
 
     exports = []
     for f in fmts:
@@ -77,6 +78,17 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
             echo(f"  {note}")
         exports.append({"format": f.name, "path": str(result.path), "status": "ok"})
     return exports
+
+
+def with_progress(representative: Callable[[], Iterable], count: int) -> Callable[[], Iterable]:
+    """The converter's representative_dataset, drawing a bar over its images: the converter
+    calls it once per calibrated format and runs the float model on every image."""
+    from edgecv.progress import iterate
+
+    def generate():
+        return iterate(representative(), count, "export: calibrating", unit="img")
+
+    return generate
 
 
 def size_text(n: int) -> str:

@@ -23,7 +23,7 @@ from edgecv.errors import EdgecvError, ModelError
 from edgecv.fileio import write_json
 from edgecv.optimize import prune as pruning
 from edgecv.optimize.pqat import keep_zeros_callback, quantize_for_training, unmasked_pruned_kernels
-from edgecv.train.callbacks import EpochCommit, ProgressPrinter
+from edgecv.train.callbacks import EpochCommit, ProgressPrinter, StepProgress
 from edgecv.train.distribute import StrategyInfo, get_strategy
 from edgecv.train.optim import make_optimizer, make_schedule
 from edgecv.train.seeding import seed_everything
@@ -209,6 +209,7 @@ class _StageRunner:
             stage_callbacks.append(keep_zeros_callback(self.keep_zeros))
         stage_callbacks += [
             commit,  # after UpdatePruningStep: its epoch end re-applies the masks before the checkpoint
+            StepProgress(stage=name, epochs=spec.epochs, steps=steps, enabled=self.info.is_chief),
             ProgressPrinter(stage=name, epochs=spec.epochs, commit=commit, echo=self.echo),
             *_tensorboard(self.train_dir / "tb" / name, self.echo),
             *self.callbacks,
