@@ -26,15 +26,16 @@ def source_model(fmt: "str | Format", model: Any, qat_model: Any = None) -> Any:
 def export_run(model: Any, *, out_dir: "str | Path", stem: str,
                formats: "Optional[Iterable[str | Format]]" = None, qat_model: Any = None,
                recipe: Any = None, task: Any = None, task_metadata: "dict | None" = None,
-               dataset: Any = None, io_type: "str | None" = None,
+               dataset: Any = None, labels: "list[str] | None" = None, io_type: "str | None" = None,
                calibration_samples: "int | None" = None, echo: Echo = print) -> list[dict]:
     """Export `model` (float) / `qat_model` to each format as `out_dir/<stem>_<format><suffix>`.
 
     `recipe` (or None for a bare model file) gives the metadata, the default `formats`,
     `io_type` and `calibration_samples`, and the calibration preprocessing; `task` adds its
     own metadata (`task.export_metadata()`) unless `task_metadata` is given; `dataset` is
-    the training set: its class names become the labels, and formats that need calibration
-    draw their representative samples from it. Returns one `{format, path, status: "ok" |
+    the training set: its class names become the labels (unless `labels` are given: a bare
+    model file's --labels), and formats that need calibration draw their representative
+    samples from it. Returns one `{format, path, status: "ok" |
     "export failed", error?}` per format, in order."""
     from edgecv.export.metadata import run_metadata
     from edgecv.export.tflite import export_model
@@ -44,7 +45,8 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
         formats if formats is not None else (export.formats if export else ["float32"]))]
     io_type = io_type or (export.io_type if export else "uint8")
     samples = calibration_samples or (export.calibration_samples if export else None)
-    labels = list(dataset.class_names) if dataset is not None else None
+    if labels is None and dataset is not None:
+        labels = list(dataset.class_names)
     metadata = run_metadata(recipe=recipe, task=task, labels=labels, model=model,
                             task_metadata=task_metadata)
     representative = None
