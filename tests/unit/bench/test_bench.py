@@ -451,3 +451,27 @@ def test_bench_run_workflow_stage(tmp_path):
     single = json.loads(out.read_text())["entries"][0]
     assert single["accuracy"]["value"] == pytest.approx(ok["accuracy"]["value"])
     assert main(["bench", str(float_path), "--data", str(spec)]) == 2  # no metadata, no --task
+
+
+def test_cli_bench_run_dir_out_folder_rules(models, tmp_path, capsys):
+    """--out: a new or empty folder gets the report; a folder holding anything is refused
+    (edgecv never writes over files it did not make); --out for a single file is refused;
+    a bench that fails leaves no folder behind."""
+    from edgecv.cli import main
+
+    run_dir = make_run_dir(models, tmp_path)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    assert main(["bench", str(run_dir), "--out", str(busy), "--runs", "2"]) == 2
+    assert "exists and is not an empty folder" in capsys.readouterr().err
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+    assert main(["bench", str(models["int8"]), "--out", str(tmp_path / "x")]) == 2
+    assert "--out" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    out = tmp_path / "mine"
+    assert main(["bench", str(run_dir), "--out", str(out), "--runs", "2", "--warmup", "0"]) == 0
+    assert {"report.json", "report.md"} <= {p.name for p in out.iterdir()}
+    assert bench_folders(run_dir) == []
+    (run_dir / "eval.npz").write_bytes(b"not an npz")       # the bench fails: exit 2
+    assert main(["bench", str(run_dir), "--runs", "2"]) == 2
+    assert bench_folders(run_dir) == []
