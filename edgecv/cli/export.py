@@ -54,6 +54,9 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
         from edgecv.rundir import guard_write  # writing into the run folder: one writer at a time
 
         click.get_current_context().with_resource(guard_write(source))
+        from edgecv import console
+
+        console.keep_log(source / console.LOG_NAME)    # beside training's, appended
 
     model = load_keras_model(model_path, error=ExportError)
     # A run that ended with QAT keeps its QAT model beside the float one: integer formats
