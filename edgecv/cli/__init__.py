@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 cli.main(args=args, prog_name="edgecv", standalone_mode=False)
             except Exception as exc:
-                if not isinstance(exc, (EdgecvError, click.ClickException, click.exceptions.Exit)):
+                expected = (EdgecvError, click.ClickException, click.exceptions.Exit,
+                            click.exceptions.Abort)     # Abort: click's Ctrl-C
+                if not isinstance(exc, expected):
                     _show_log_of_crash()     # a bug: what TensorFlow said may explain it
                 raise
     except EdgecvError as exc:
