@@ -9,6 +9,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def plain_mode(*, directory: bool = False) -> int:
+    """The mode a plain open() / mkdir() would give under the current umask (mkstemp and
+    mkdtemp make 0600 / 0700, which a renamed temp file or folder would keep)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it into place only on success."""
@@ -19,9 +27,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates 0600; give the final file the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)
+    os.chmod(tmp_path, plain_mode())
     try:
         yield tmp_path
         os.replace(tmp_path, path)

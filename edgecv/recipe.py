@@ -227,7 +227,10 @@ def _first_problem(exc: ValidationError, raw: dict[str, Any]) -> str:
         choices = re.findall(r"'([^']*)'", message)
         return f"{path}: {message}, got {got!r}{suggest(str(got), choices)}"
     got = error.get("input")
-    shown = "" if isinstance(got, (dict, list)) and kind.startswith("value") else f" (got {_short(got)})"
+    # A validator's own message may already show the value ("..., got 'über run'").
+    already = f"got {got!r}" in message
+    shown = "" if already or (isinstance(got, (dict, list)) and kind.startswith("value")) \
+        else f" (got {_short(got)})"
     return f"{path}: {message}{shown}"
 
 

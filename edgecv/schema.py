@@ -6,9 +6,10 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Strict(BaseModel):
-    """Base for every recipe section: unknown keys are errors, values are frozen."""
+    """Base for every recipe section: unknown keys are errors, values are frozen, and a
+    float is a finite number (nan would pass `le=10`, as every comparison with it is False)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class KeyProblem(ValueError):

@@ -32,8 +32,11 @@ def default_run_dir(recipe: Recipe) -> Path:
     return Path("runs") / recipe.name
 
 
-def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Echo = print) -> RunResult:
-    """Run every stage the recipe names and write the run directory."""
+def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Echo = print,
+               warn: Echo | None = None) -> RunResult:
+    """Run every stage the recipe names and write the run directory. `warn` gets each
+    warning about degenerate data (no "warning: " prefix); they go into the report too."""
+    warn = warn or (lambda line: echo(f"warning: {line}"))
     started = time.perf_counter()
 
     from edgecv.data.splits import load_decodable, load_splits
@@ -58,6 +61,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     check_classes(recipe, train_set, {"data.val": val_set, "data.test": test_set})
     task = task.adapt_to_data(train_set)    # e.g. detection: `auto` anchors from the training boxes
     class_names = train_set.class_names
+    early_warnings = training_data_warnings(recipe, class_names)
+    for line in early_warnings:
+        warn(line)
     num_classes = recipe.model.num_classes or len(class_names)
 
     echo(f"model: {recipe.model.arch} {list(recipe.model.input_shape)}, {num_classes} classes")
@@ -96,7 +102,8 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     if test_set is not None:  # a held-out test split is what the report should score
         bench_set = test_set
         echo(f"bench: scoring the test split ({len(bench_set)} samples)")
-    entries = bench_exports(recipe, float_model, bench_set, task, exports, run_dir, echo)
+    entries = bench_exports(recipe, float_model, bench_set, task, exports, run_dir, echo,
+                            warn=warn, warnings=early_warnings)
     echo(f"run finished in {time.perf_counter() - started:.0f} s: {run_dir}")
     return RunResult(run_dir, entries)
 
@@ -125,11 +132,23 @@ def make_pipelines(recipe: Recipe, task: Any, train_set: Any, val_set: Any):
     return task.prepare(train_data, None), task.prepare(val_data, None)
 
 
+def training_data_warnings(recipe: Recipe, class_names: list[str]) -> list[str]:
+    """A label task trained on a single class learns nothing (softmax over one class is 1.0)."""
+    from edgecv.tasks.table import target_of
+
+    if target_of(recipe.task) == "label" and len(class_names) < 2:
+        return [f"data.train holds a single class ({', '.join(class_names) or 'none'}): the model "
+                f"cannot learn to tell anything apart and scores 1.0 on any data of that class; "
+                f"give it one sub-folder (or label) per class"]
+    return []
+
+
 def bench_exports(recipe: Recipe, model: Any, val_set: Any, task: Any, exports: list[dict],
-                  run_dir: Path, echo: Echo) -> list[dict]:
+                  run_dir: Path, echo: Echo, *, warn: Echo | None = None,
+                  warnings: tuple | list = ()) -> list[dict]:
     """Benchmark every export against the Keras model on the same samples (eval.npz),
-    write the report, and let the task draw a few example predictions. Returns the
-    report.json entries."""
+    write the report (with `warnings` and bench.sanity's), and let the task draw a few
+    example predictions. Returns the report.json entries."""
     from edgecv.bench import bench_run
     from edgecv.bench.accuracy import keras_outputs
     from edgecv.bench.evalset import normalized, read_eval_set
@@ -137,7 +156,7 @@ def bench_exports(recipe: Recipe, model: Any, val_set: Any, task: Any, exports: 
     from edgecv.tasks.base import overrides
 
     entries = bench_run(recipe=recipe, model=model, dataset=val_set, exports=exports,
-                        run_dir=run_dir, task=task, echo=echo)
+                        run_dir=run_dir, task=task, echo=echo, warn=warn, warnings=warnings)
     if not overrides(task, "write_examples"):   # nothing to draw: skip reading and predicting
         return [entry.to_dict() for entry in entries]
     evalset = read_eval_set(run_dir / "eval.npz")
@@ -152,7 +171,8 @@ def bench_exports(recipe: Recipe, model: Any, val_set: Any, task: Any, exports: 
 
 def bench_run_dir(run_dir: Path, **options: Any) -> tuple[dict, Path]:
     """`edgecv bench RUN_DIR`: the bench pipeline with the run's own recipe.yaml (when it has
-    one) for settings, gates and rebuilding the eval set."""
+    one) for settings, gates and rebuilding the eval set; the report goes into a new folder
+    (`out_dir=`, default RUN_DIR/bench-<time>/)."""
     from edgecv.bench.pipeline import bench_run_dir as _bench_run_dir
     from edgecv.recipe import load_recipe
 

@@ -17,3 +17,16 @@ TINY_QUICKSTART = [
     "--set", "bench.warmup=1",
     "--set", "bench.gates={}",
 ]
+
+
+def bench_folders(run_dir: Path) -> list[Path]:
+    """The report folders `edgecv bench RUN_DIR` wrote (RUN_DIR/bench-<time>[-N]/), oldest first."""
+    return sorted((p for p in Path(run_dir).glob("bench-*") if p.is_dir()),
+                  key=lambda p: p.stat().st_mtime_ns)
+
+
+def latest_bench_report(run_dir: Path) -> Path:
+    """report.json of the newest `edgecv bench RUN_DIR` folder."""
+    folders = bench_folders(run_dir)
+    assert folders, f"no bench-* folder in {run_dir}"
+    return folders[-1] / "report.json"

@@ -136,7 +136,6 @@ def _subprocess_benchmark(tflite_path, eval_npz, *, runs, warmup, min_seconds, t
                           delegate, progress) -> dict:
     """runner.py in a child process with this Python; the result read back from its files."""
     import json
-    import subprocess
     import sys
 
     import numpy as np
@@ -148,23 +147,44 @@ def _subprocess_benchmark(tflite_path, eval_npz, *, runs, warmup, min_seconds, t
     with temp_dir("bench") as work:  # pid-named: a killed run's folder is swept next time
         args = [sys.executable, runner.__file__, os.fspath(tflite_path), "--runs", str(runs),
                 "--warmup", str(warmup), "--min-seconds", str(min_seconds),
-                "--delegate", delegate, "--json", f"{work}/result.json", "--quiet"]
+                "--delegate", delegate, "--json", f"{work}/result.json", "--quiet",
+                "--progress-lines"]
         if threads is not None:
             args += ["--threads", str(threads)]
         if eval_npz is not None:
             args += ["--data", os.fspath(eval_npz), "--outputs", f"{work}/outputs.npz"]
         if progress:
             progress(f"timing {runs} runs" + (" + eval" if eval_npz is not None else ""))
-        proc = subprocess.run(args, capture_output=True, text=True)
-        if proc.returncode != 0:
+        returncode, stderr = _run_with_progress(args, label=format_from_path(tflite_path))
+        if returncode != 0:
             from edgecv.bench.failures import runner_failure  # a crash is named, not LiteRT's INFO line
 
-            raise BenchError(runner_failure(proc.returncode, proc.stderr, threads=threads))
+            raise BenchError(runner_failure(returncode, stderr, threads=threads))
         result = json.loads(Path(work, "result.json").read_text(encoding="utf-8"))
         if eval_npz is not None:
             with np.load(f"{work}/outputs.npz", allow_pickle=False) as npz:
                 result["outputs"] = [npz[f"output_{i}"] for i in range(len(npz.files))]
     return result
+
+
+def _run_with_progress(args: list[str], *, label: str) -> tuple[int, str]:
+    """Run the runner, drawing its --progress-lines as bars -> (return code, other stderr)."""
+    import subprocess
+
+    from edgecv.bench.runprogress import RunnerProgress
+
+    kept = []
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          errors="replace") as proc:
+        try:
+            with RunnerProgress(label) as bars:
+                for line in proc.stderr:
+                    if not bars.feed(line):
+                        kept.append(line)
+        except BaseException:       # Ctrl-C / SIGTERM: the runner does not outlive us
+            proc.kill()
+            raise
+    return proc.returncode, "".join(kept)
 
 
 __all__ = ["bench_file", "format_from_path", "resolve_reference"]

@@ -3,13 +3,16 @@
 `bench_files` is the loop every bench runs. Three thin front doors feed it:
   bench_run      the workflow's bench stage (`edgecv train`): eval.npz from the dataset
   bench_run_dir  `edgecv bench RUN_DIR`: settings from the run's recipe.yaml, eval.npz
-                 reused or rebuilt, earlier "export failed" rows kept, report rewritten
+                 reused or rebuilt, earlier "export failed" rows kept, the report written
+                 into a new RUN_DIR/bench-<time>/ folder (training's report stays)
   bench_single   `edgecv bench FILE`: nothing written
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
@@ -19,6 +22,7 @@ from edgecv.bench.entry import BenchEntry, failed_entry, summary_line
 from edgecv.errors import BenchError
 
 Echo = Callable[[str], None]
+Warn = Callable[[str], None]       # one warning about the data (no "warning: " prefix)
 DEFAULT_RUNS = 50
 DEFAULT_WARMUP = 5
 REFERENCE_NAMES = ("model.keras", "model.h5")
@@ -136,10 +140,14 @@ def _score_reference(reference, eval_path, task, files: list[ExportedFile], echo
 
 # ------------------------------------------------------------------ front doors
 def bench_run(*, recipe, model, dataset, exports, run_dir, task=None, echo: Echo = print,
-              remote=None, gates=None) -> list[BenchEntry]:
+              remote=None, gates=None, warn: "Warn | None" = None,
+              warnings: Iterable[str] = ()) -> list[BenchEntry]:
     """The workflow's bench stage: run_dir/eval.npz from `dataset`, the float `model` as the
     reference, every `exports` item ({format, path, status, error?}), report.json/.md and
-    plots. Gate failures are marked in the entries (the caller decides the exit code)."""
+    plots. Gate failures are marked in the entries (the caller decides the exit code).
+    Warnings about degenerate data (`warnings` found earlier, plus bench.sanity's) go to
+    `warn` and into the report."""
+    warn = warn or _echo_warning(echo)
     from edgecv.bench.evaldata import write_run_eval_set
     from edgecv.bench.report import write_report
 
@@ -148,39 +156,89 @@ def bench_run(*, recipe, model, dataset, exports, run_dir, task=None, echo: Echo
     eval_path = write_run_eval_set(run_dir, dataset, task=recipe.task,
                                    input_shape=recipe.model.input_shape, limit=spec.samples,
                                    resize=recipe.data.resize)
+    settings = BenchSettings.resolve(spec, gates=gates, remote=remote)
     entries = bench_files(exports, eval_path, reference=model, task=task or recipe.task,
-                          settings=BenchSettings.resolve(spec, gates=gates, remote=remote),
-                          echo=echo)
-    _, md_path = write_report(run_dir, entries, title=recipe.name)
+                          settings=settings, echo=echo)
+    found = list(warnings) + report_warnings(eval_path, settings, entries, task or recipe.task, warn)
+    _, md_path = write_report(run_dir, entries, title=recipe.name, warnings=found)
     echo(f"bench: report -> {md_path}")
     return entries
 
 
-def bench_run_dir(run_dir, *, recipe=None, runs=None, warmup=None, min_seconds=0.0, threads=None,
-                  delegate=None, gates=None, remote=None, data=None, reference=None, task=None,
-                  echo: Echo = print) -> tuple[dict, Path]:
-    """Bench every run_dir/export/*.tflite against the run's eval set; write the report.
+def report_warnings(eval_path, settings: BenchSettings, entries, task, warn: Warn) -> list[str]:
+    """bench.sanity's warnings about the eval set and the scores, each also passed to warn."""
+    if eval_path is None:
+        return []
+    from edgecv.bench.evalset import read_eval_set
+    from edgecv.bench.sanity import data_warnings
+
+    found = data_warnings(read_eval_set(eval_path), settings.gates, entries, task)
+    for line in found:
+        warn(line)
+    return found
+
+
+def default_bench_dir(run_dir) -> Path:
+    """RUN_DIR/bench-YYYYmmdd-HHMMSS (a -N suffix when that second is taken): `edgecv bench
+    RUN_DIR` writes beside the report training wrote, never over it."""
+    base = Path(run_dir) / f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def bench_run_dir(run_dir, *, out_dir=None, recipe=None, runs=None, warmup=None, min_seconds=0.0,
+                  threads=None, delegate=None, gates=None, remote=None, data=None, reference=None,
+                  task=None, echo: Echo = print, warn: "Warn | None" = None) -> tuple[dict, Path]:
+    """Bench every run_dir/export/*.tflite against the run's eval set; write the report into
+    `out_dir` (default `default_bench_dir(run_dir)`), a new folder: the report, plots and
+    eval set training wrote stay as they are.
 
     `recipe` is the run's recipe.yaml, loaded by the caller (the recipe sits above the bench
     layer: `edgecv.workflow.bench_run_dir` loads it). Settings not given fall back to its
-    `bench:` section; gates are the
-    recipe's merged with `gates`. The eval set is --data, else run_dir/eval.npz (written
-    from the recipe's validation data when missing); the reference is run_dir/model.keras|.h5.
-    Returns (report dict, report.md path).
+    `bench:` section; gates are the recipe's merged with `gates`. The eval set is --data
+    (a spec YAML converted into out_dir), else run_dir/eval.npz (written into out_dir from
+    the recipe's validation data when missing); the reference is run_dir/model.keras|.h5.
+    "export failed" rows of the training report are kept. A bench that fails leaves no
+    folder behind. Returns (report dict, report.md path).
     """
-    from edgecv.bench.evaldata import rebuild_run_eval_set, resolve_eval
-    from edgecv.bench.report import write_report
-
     run_dir = Path(run_dir)
     tflites = sorted((run_dir / "export").glob("*.tflite"))
     if not tflites:
         raise BenchError(f"{run_dir / 'export'}: no .tflite files (run `edgecv export {run_dir}`)")
+    out_dir = Path(out_dir) if out_dir is not None else default_bench_dir(run_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise BenchError(f"--out {out_dir}: exists and is not an empty folder; edgecv bench writes "
+                         "a new report folder, choose another --out")
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from edgecv import console
 
-    eval_path = resolve_eval(data, run_dir, tflite=tflites[0], task=task)
+    console.keep_log(out_dir / console.LOG_NAME)
+    try:
+        return _bench_into(run_dir, out_dir, tflites, recipe=recipe, runs=runs, warmup=warmup,
+                           min_seconds=min_seconds, threads=threads, delegate=delegate,
+                           gates=gates, remote=remote, data=data, reference=reference, task=task,
+                           echo=echo, warn=warn or _echo_warning(echo))
+    except BaseException:
+        if created:     # everything in it is this command's: no half-written report stays
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _bench_into(run_dir: Path, out_dir: Path, tflites: list[Path], *, recipe, runs, warmup,
+                min_seconds, threads, delegate, gates, remote, data, reference, task, echo: Echo,
+                warn: Warn) -> tuple[dict, Path]:
+    from edgecv.bench.evaldata import rebuild_run_eval_set, resolve_eval
+    from edgecv.bench.report import write_report
+
+    eval_path = resolve_eval(data, out_dir, tflite=tflites[0], task=task)
     if eval_path is None and (run_dir / "eval.npz").is_file():
         eval_path = run_dir / "eval.npz"
     if eval_path is None and recipe is not None:
-        eval_path = rebuild_run_eval_set(run_dir, recipe, echo)
+        eval_path = rebuild_run_eval_set(out_dir, recipe, echo)
     if eval_path is None:
         echo(f"bench: {run_dir} has no eval.npz or recipe.yaml: latency only")
     ref_path = reference or next((run_dir / n for n in REFERENCE_NAMES if (run_dir / n).exists()), None)
@@ -193,13 +251,15 @@ def bench_run_dir(run_dir, *, recipe=None, runs=None, warmup=None, min_seconds=0
     entries = bench_files(tflites, eval_path, reference=ref_path, settings=settings, echo=echo,
                           progress=True, stop_on_error=remote is not None)
     entries += _previous_export_failures(run_dir, {e.format for e in entries})
-    json_path, md_path = write_report(run_dir, entries, title=recipe.name if recipe else run_dir.name)
+    found = report_warnings(eval_path, settings, entries, task, warn)
+    json_path, md_path = write_report(out_dir, entries, title=recipe.name if recipe else run_dir.name,
+                                      warnings=found)
     return json.loads(json_path.read_text(encoding="utf-8")), md_path
 
 
 def bench_single(tflite, *, runs=None, warmup=None, min_seconds=0.0, threads=None, delegate=None,
                  gates=None, remote=None, data=None, reference=None, task=None,
-                 echo: Echo = print) -> dict:
+                 echo: Echo = print, warn: "Warn | None" = None) -> dict:
     """Bench one .tflite file -> {"edgecv", "passed", "entries": [entry]} (no files written);
     any BenchError is raised."""
     from edgecv.bench.evaldata import resolve_eval
@@ -222,7 +282,12 @@ def bench_single(tflite, *, runs=None, warmup=None, min_seconds=0.0, threads=Non
                                          gates=gates, remote=remote)
         entries = bench_files([tflite], eval_path, reference=reference, task=task,
                               settings=settings, echo=echo, progress=True, stop_on_error=True)
-    return report_dict(entries)
+        found = report_warnings(eval_path, settings, entries, task, warn or _echo_warning(echo))
+    return report_dict(entries, warnings=found)
+
+
+def _echo_warning(echo: Echo) -> Warn:
+    return lambda line: echo(f"warning: {line}")
 
 
 def _previous_export_failures(run_dir: Path, benched: set[str]) -> list[BenchEntry]:
@@ -238,4 +303,4 @@ def _previous_export_failures(run_dir: Path, benched: set[str]) -> list[BenchEnt
 
 
 __all__ = ["BenchSettings", "ExportedFile", "bench_files", "bench_run", "bench_run_dir",
-           "bench_single"]
+           "bench_single", "default_bench_dir", "report_warnings"]

@@ -147,11 +147,32 @@ def connect(target: RemoteTarget):
     return client, where
 
 
-def _run(client, command: str, timeout: float | None = None) -> tuple[int, str, str]:
+def _run(client, command: str, timeout: float | None = None, on_stderr=None) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of a remote command. on_stderr(line) sees each stderr line
+    as it arrives and returns True for lines it consumed (progress), which are left out."""
     _, stdout, stderr = client.exec_command(command, timeout=timeout)
+    if on_stderr is None:
+        err = stderr.read().decode("utf-8", "replace")
+    else:   # line by line while it runs; the runner prints nothing on stdout meanwhile (--quiet)
+        err = "".join(line for line in stderr if not on_stderr(line))
     out = stdout.read().decode("utf-8", "replace")
-    err = stderr.read().decode("utf-8", "replace")
     return stdout.channel.recv_exit_status(), out, err
+
+
+def _upload(sftp, files: list[tuple[Path, str]], remote_dir: str, where: str) -> None:
+    """Copy (local path, remote name) pairs into remote_dir with one bar over all bytes."""
+    from edgecv.progress import bar
+
+    total = sum(path.stat().st_size for path, _ in files)
+    with bar(total, f"remote {where}: copying", unit="B", unit_scale=True) as progress:
+        for path, name in files:
+            sent = [0]
+
+            def advance(done: int, size: int, sent=sent) -> None:
+                progress.update(done - sent[0])
+                sent[0] = done
+
+            sftp.put(str(path), f"{remote_dir}/{name}", callback=advance)
 
 
 def _last_line(text: str) -> str:
@@ -199,20 +220,23 @@ def remote_benchmark(target, model_path, eval_npz=None, *, runs=50, warmup=5, mi
         say(f"remote {where}: copying runner, model{' and eval set' if eval_npz else ''}")
         sftp = client.open_sftp()
         try:
-            sftp.put(str(Path(runner.__file__)), f"{remote_dir}/runner.py")
-            model_name = "model.tflite"
-            sftp.put(str(model_path), f"{remote_dir}/{model_name}")
-            args = [target.python, "runner.py", model_name, "--runs", str(runs), "--warmup",
+            uploads = [(Path(runner.__file__), "runner.py"), (Path(model_path), "model.tflite")]
+            if eval_npz is not None:
+                uploads.append((Path(eval_npz), "eval.npz"))
+            _upload(sftp, uploads, remote_dir, where)
+            args = [target.python, "runner.py", "model.tflite", "--runs", str(runs), "--warmup",
                     str(warmup), "--min-seconds", str(min_seconds), "--delegate", delegate,
-                    "--json", "result.json", "--quiet"]
+                    "--json", "result.json", "--quiet", "--progress-lines"]
             if threads is not None:
                 args += ["--threads", str(threads)]
             if eval_npz is not None:
-                sftp.put(str(eval_npz), f"{remote_dir}/eval.npz")
                 args += ["--data", "eval.npz", "--outputs", "outputs.npz"]
             say(f"remote {where}: running {runs} runs")
-            code, out, err = _run(client, f"cd {shlex.quote(remote_dir)} && "
-                                  + " ".join(shlex.quote(a) for a in args))
+            from edgecv.bench.runprogress import RunnerProgress
+
+            with RunnerProgress(f"{Path(model_path).stem} on {where}") as bars:
+                code, out, err = _run(client, f"cd {shlex.quote(remote_dir)} && "
+                                      + " ".join(shlex.quote(a) for a in args), on_stderr=bars.feed)
             if code != 0:
                 from edgecv.bench.failures import runner_failure
 

@@ -18,25 +18,31 @@ from edgecv.fileio import atomic_path, write_json, write_text
 MIB = 2 ** 20
 
 
-def write_report(run_dir, entries, *, plots=True, title=None) -> tuple[Path, Path]:
-    """Write run_dir/report.json and report.md (and PNG plots) atomically."""
+def write_report(run_dir, entries, *, plots=True, title=None, warnings=()) -> tuple[Path, Path]:
+    """Write run_dir/report.json and report.md (and PNG plots) atomically. `warnings`:
+    lines about the eval data (bench.sanity), kept in both."""
     run_dir = Path(run_dir)
     entries = [as_entry(e) for e in entries]
-    report = report_dict(entries)
+    report = report_dict(entries, warnings=warnings)
     json_path = write_json(run_dir / "report.json", report)
     images = write_plots(run_dir, entries) if plots else []
     md_path = write_text(run_dir / "report.md",
-                         render_markdown(entries, images=images, title=title or run_dir.name))
+                         render_markdown(entries, images=images, title=title or run_dir.name,
+                                         warnings=warnings))
     return json_path, md_path
 
 
-def report_dict(entries) -> dict:
-    """The report.json object: {"edgecv": version, "passed": all entries passed, "entries"}."""
+def report_dict(entries, *, warnings=()) -> dict:
+    """The report.json object: {"edgecv": version, "passed": all entries passed, "entries",
+    "warnings" (when there are any)}."""
     from edgecv.version import __version__
 
     entries = [as_entry(e) for e in entries]
-    return {"edgecv": __version__, "passed": all(e.passed for e in entries),
-            "entries": [e.to_dict() for e in entries]}
+    report = {"edgecv": __version__, "passed": all(e.passed for e in entries),
+              "entries": [e.to_dict() for e in entries]}
+    if warnings:
+        report["warnings"] = list(warnings)
+    return report
 
 
 def _fmt(value, spec, missing="—"):
@@ -61,11 +67,14 @@ def render_table(entries) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(entries, *, images=(), title="benchmark") -> str:
+def render_markdown(entries, *, images=(), title="benchmark", warnings=()) -> str:
     entries = [as_entry(e) for e in entries]
     passed = all(e.passed for e in entries)
     parts = [f"# Benchmark report: {title}", "",
-             f"Overall: **{'passed' if passed else 'FAILED'}**", "", render_table(entries), ""]
+             f"Overall: **{'passed' if passed else 'FAILED'}**", ""]
+    if warnings:    # above the table: a "passed" on degenerate data must not read as good news
+        parts += ["## Warnings", ""] + [f"- {w}" for w in warnings] + [""]
+    parts += [render_table(entries), ""]
     first = next((e for e in entries if e.latency_ms), None)
     if first:
         lat = first.latency_ms

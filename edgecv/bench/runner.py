@@ -31,6 +31,11 @@ EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib",
 DELEGATES = ("auto", "xnnpack", "none", "edgetpu")
 # LiteRT segfaults creating absurd thread pools (--threads 100000); no device needs > 1024.
 MAX_THREADS = 1024
+# Progress: `tick(phase, done, total)` about every TICK_SECONDS, between bursts of timed runs
+# (the timed loop itself stays a bare invoke + clock). `--progress-lines` prints each tick as
+# PROGRESS_PREFIX + "phase done total" on stderr for edgecv on the host to draw its bar.
+TICK_SECONDS = 0.5
+PROGRESS_PREFIX = "@progress "
 
 
 class RunnerError(Exception):
@@ -231,8 +236,10 @@ def top_k(probs, labels, k):
 
 
 def benchmark(model_path, *, data=None, runs=50, warmup=5, min_seconds=0.0, threads=None,
-              delegate="auto", progress=None):
+              delegate="auto", progress=None, tick=None):
     """Benchmark one .tflite file; with `data` (eval npz path or dict) also run every sample.
+    progress(message) gets a line per phase; tick(phase, done, total) ("timing" | "eval")
+    about every TICK_SECONDS.
 
     Returns a dict: latency_ms {mean,std,min,p50,p90,p99,max,runs,warmup,threads,init_ms,
     first_ms}, latency_samples_ms, peak_rss_mb, input_details, output_details, runtime,
@@ -290,15 +297,7 @@ def benchmark(model_path, *, data=None, runs=50, warmup=5, min_seconds=0.0, thre
     for _ in range(warmup):
         invoke()
     say(f"timing {runs} runs" + (f" / {min_seconds:g} s" if min_seconds else ""))
-    # The timed loop does nothing but invoke and read the clock, so the harness adds no
-    # measurable overhead over a bare invoke() loop (benchmarks/harness_overhead.py).
-    times = []
-    append = times.append
-    loop_start = perf_counter()
-    while len(times) < runs or perf_counter() - loop_start < min_seconds:
-        t0 = perf_counter()
-        invoke()
-        append((perf_counter() - t0) * 1e3)
+    times = _timed_runs(invoke, runs=runs, min_seconds=min_seconds, first_ms=first_ms, tick=tick)
 
     result = {
         "model": os.fspath(model_path),
@@ -314,22 +313,53 @@ def benchmark(model_path, *, data=None, runs=50, warmup=5, min_seconds=0.0, thre
         "output_details": _describe(outputs),
     }
     if data is not None:
-        result.update(_run_eval(interpreter, inputs[0], outputs, data, say))
+        result.update(_run_eval(interpreter, inputs[0], outputs, data, say, tick))
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
-def _run_eval(interpreter, input_detail, output_details, data, say):
+def _timed_runs(invoke, *, runs, min_seconds, first_ms, tick):
+    """Latencies in ms of `runs` invokes (and more until `min_seconds` have passed).
+
+    The timed loop does nothing but invoke and read the clock, so the harness adds no
+    measurable overhead over a bare invoke() loop (benchmarks/harness_overhead.py). With
+    `tick`, runs go in bursts of about TICK_SECONDS and tick is called between bursts."""
+    perf_counter = time.perf_counter
+    burst = runs if tick is None else max(1, int(TICK_SECONDS * 1e3 / max(first_ms, 1e-3)))
+    times = []
+    append = times.append
+    loop_start = perf_counter()
+    while len(times) < runs or perf_counter() - loop_start < min_seconds:
+        left = runs - len(times)
+        # Past `runs`, --min-seconds is checked after every run (every burst with tick).
+        count = min(burst, left) if left > 0 else (burst if tick is not None else 1)
+        burst_start = perf_counter()
+        for _ in range(count):
+            t0 = perf_counter()
+            invoke()
+            append((perf_counter() - t0) * 1e3)
+        if tick is not None:
+            tick("timing", len(times), runs)
+            # The first inference is slower than the rest: size the next burst from this one.
+            elapsed = max(perf_counter() - burst_start, 1e-6)
+            burst = max(1, min(burst * 10, int(count * TICK_SECONDS / elapsed)))
+    return times
+
+
+def _run_eval(interpreter, input_detail, output_details, data, say, tick=None):
     n = int(data["x"].shape[0])
     collected = [[] for _ in output_details]
     say(f"evaluating {n} samples")
-    start = time.perf_counter()
+    start = last_tick = time.perf_counter()
     for i in range(n):
         interpreter.set_tensor(input_detail["index"],
                                quantize_input(_normalized_sample(data, i), input_detail))
         interpreter.invoke()
         for slot, detail in zip(collected, output_details):
             slot.append(dequantize_output(interpreter.get_tensor(detail["index"]), detail))
+        if tick is not None and (i + 1 == n or time.perf_counter() - last_tick >= TICK_SECONDS):
+            last_tick = time.perf_counter()
+            tick("eval", i + 1, n)
     outputs = [np.concatenate(slot, axis=0) for slot in collected]
     found = {"samples": n, "eval_seconds": time.perf_counter() - start, "outputs": outputs}
     task = str(data["task"]) if "task" in data else None
@@ -401,23 +431,80 @@ def build_parser():
     parser.add_argument("--json", help="write the result (without outputs) to this JSON file")
     parser.add_argument("--outputs", help="write the dequantized outputs to this npz file")
     parser.add_argument("--quiet", action="store_true", help="no summary on stdout")
+    parser.add_argument("--progress-lines", action="store_true",
+                        help=f"print '{PROGRESS_PREFIX.strip()} PHASE DONE TOTAL' lines on stderr "
+                             "(for a program that draws its own progress bar)")
     return parser
+
+
+def progress_line(phase, done, total):
+    """The --progress-lines line for one tick (edgecv's host side parses it back)."""
+    return f"{PROGRESS_PREFIX}{phase} {int(done)} {int(total)}"
+
+
+def _print_progress_line(phase, done, total):
+    print(progress_line(phase, done, total), file=sys.stderr, flush=True)
+
+
+class _TerminalTicks:
+    """Bars on a terminal: tqdm when the device has it (optional: the runner needs only numpy
+    and LiteRT), else one updating line."""
+
+    def __init__(self, stream):
+        self.stream, self.bars, self.phase = stream, {}, None
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            tqdm = None
+        self.tqdm = tqdm
+
+    def __call__(self, phase, done, total):
+        if self.tqdm is not None:
+            bar = self.bars.get(phase)
+            if bar is None:
+                bar = self.bars[phase] = self.tqdm(total=total, desc=phase, unit="run" if phase == "timing"
+                                                   else "sample", file=self.stream, leave=False)
+            bar.update(done - bar.n)
+            return
+        self.stream.write(f"\r{phase}: {done}/{total}")
+        self.stream.flush()
+        self.phase = phase
+
+    def close(self):
+        for bar in self.bars.values():
+            bar.close()
+        if self.phase is not None:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     progress = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    ticks = None
+    if args.progress_lines:
+        tick = _print_progress_line
+    elif not args.quiet and sys.stderr.isatty():
+        tick = ticks = _TerminalTicks(sys.stderr)
+    else:
+        tick = None
     try:
         result = benchmark(args.model, data=args.data, runs=args.runs, warmup=args.warmup,
                            min_seconds=args.min_seconds, threads=args.threads,
-                           delegate=args.delegate, progress=progress)
+                           delegate=args.delegate, progress=progress, tick=tick)
         if args.json:
             save_json(args.json, result)
         if args.outputs and "outputs" in result:
             save_outputs(args.outputs, result["outputs"])
     except RunnerError as exc:
+        if ticks is not None:
+            ticks.close()
+            ticks = None
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if ticks is not None:
+            ticks.close()
     if not args.quiet:
         print(format_summary(result))
     return 0

@@ -5,6 +5,7 @@ when invoked, so `edgecv --help` never pays for TensorFlow.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 
@@ -54,21 +55,45 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgecv")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.option("--verbose", is_flag=True,
+              help="Show TensorFlow's own messages on stderr (default: RUN_DIR/edgecv.log).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     """edgecv: recipe -> trained model -> verified int8 TFLite for edge devices."""
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"debug": debug, "verbose": verbose}
+
+
+# Options of the group that users also type after the sub-command (`edgecv train R --debug`).
+GLOBAL_FLAGS = ("--debug", "--verbose")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Move --debug/--verbose in front of the sub-command, wherever they were typed
+    (before a `--` that ends the options)."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    return flags + [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. Exit codes: 0 ok, 1 a gate failed, 2 user error."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     debug = "--debug" in args
+    from edgecv import console
     from edgecv.signals import sigterm_as_interrupt
 
+    # TensorFlow's C++ chatter goes to a log file (RUN_DIR/edgecv.log), not the terminal.
+    capture = contextlib.nullcontext() if "--verbose" in args else console.capture_stderr(args)
     try:
-        with sigterm_as_interrupt():  # `kill` unwinds like Ctrl-C: temp files are removed
-            cli.main(args=args, prog_name="edgecv", standalone_mode=False)
+        with sigterm_as_interrupt(), capture:  # `kill` unwinds like Ctrl-C: temp files are removed
+            try:
+                cli.main(args=args, prog_name="edgecv", standalone_mode=False)
+            except Exception as exc:
+                expected = (EdgecvError, click.ClickException, click.exceptions.Exit,
+                            click.exceptions.Abort)     # Abort: click's Ctrl-C
+                if not isinstance(exc, expected):
+                    _show_log_of_crash()     # a bug: what TensorFlow said may explain it
+                raise
     except EdgecvError as exc:
         if debug:
             raise
@@ -78,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         from edgecv.signals import Terminated
 
         killed = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
-        click.echo("aborted (SIGTERM)" if killed else "aborted", err=True)
+        line = "aborted (SIGTERM)" if killed else "aborted"
+        # `edgecv train` sets the exact --resume command once the run can be continued;
+        # click wraps a KeyboardInterrupt into Abort (its cause).
+        hint = getattr(exc, "resume_hint", None) or getattr(exc.__cause__, "resume_hint", None)
+        click.echo(f"{line}; continue with: {hint}" if hint else line, err=True)
         return 130
     except click.ClickException as exc:
         # Usage errors (unknown option, missing argument) are user errors too.
@@ -90,6 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         # Commands end with SystemExit(1) when a gate fails, after writing the report.
         return exc.code if isinstance(exc.code, int) else 1
     return 0
+
+
+def _show_log_of_crash() -> None:
+    from edgecv import console
+
+    kept = console.log_path()
+    stream = console.user_stderr()
+    if kept is not None:
+        stream.write(f"(TensorFlow's messages of this run: {kept})\n")
+    else:
+        stream.write(console.captured_text())
+    stream.flush()
 
 
 def run() -> None:

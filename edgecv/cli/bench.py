@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
+from edgecv import console
 from edgecv.bench.runner import DELEGATES
 from edgecv.errors import BenchError
 from edgecv.tasks.table import task_names
 
 
 def _echo_progress(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(message, file=console.user_stderr())
 
 
 @click.command("bench")
@@ -33,6 +34,9 @@ def _echo_progress(message: str) -> None:
 @click.option("--remote", metavar="USER@HOST[:PORT]", help="Run on a device over SSH.")
 @click.option("--remote-python", default="python3", show_default=True,
               help="Python interpreter on the remote device (needs numpy + LiteRT).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Report folder for a RUN_DIR (default: RUN_DIR/bench-<time>/; the "
+                   "report training wrote is never overwritten).")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the report JSON here.")
 @click.option("--gate", "gate_args", multiple=True, metavar="[FORMAT.]NAME=VALUE",
               help="max_accuracy_drop, min_metric, max_p50_ms, max_p90_ms, max_size_mb; "
@@ -40,7 +44,7 @@ def _echo_progress(message: str) -> None:
 @click.option("--task", type=click.Choice(task_names()),
               help="Task of a --data YAML spec when the model has no edgecv metadata.")
 def bench_command(target, data, reference, runs, warmup, min_seconds, threads, delegate, remote,
-                  remote_python, json_out, gate_args, task):
+                  remote_python, out_dir, json_out, gate_args, task):
     """Benchmark a .tflite file or every export of a run directory."""
     from edgecv.bench.gates import parse_gate_args
     from edgecv.bench.pipeline import bench_single
@@ -56,13 +60,16 @@ def bench_command(target, data, reference, runs, warmup, min_seconds, threads, d
         target_remote = RemoteTarget.parse(remote, python=remote_python)
     options = dict(runs=runs, warmup=warmup, min_seconds=min_seconds, threads=threads,
                    delegate=delegate, gates=gates, remote=target_remote, data=data,
-                   reference=reference, task=task, echo=_echo_progress)
+                   reference=reference, task=task, echo=_echo_progress, warn=console.warn)
     if target.is_dir():
         from edgecv.rundir import guard_write  # it writes report.*, eval.npz: one writer at a time
 
         click.get_current_context().with_resource(guard_write(target))
-        report, md_path = bench_run_dir(target, **options)
+        report, md_path = bench_run_dir(target, out_dir=out_dir, **options)
         _echo_progress(f"report: {md_path}")
+    elif out_dir is not None:
+        raise BenchError(f"--out {out_dir}: only for a RUN_DIR; a single file's report is "
+                         "printed (use --json FILE to keep it)")
     elif target.is_file():
         report = bench_single(target, **options)
     else:
@@ -77,7 +84,7 @@ def bench_command(target, data, reference, runs, warmup, min_seconds, threads, d
     failed = [f"{e['format']}:{name}" for e in report["entries"]
               for name, g in (e.get("gates") or {}).items() if not g["passed"]]
     if failed:
-        click.echo(f"gate failed: {', '.join(failed)}", err=True)
+        click.echo(f"gate failed: {', '.join(failed)}", file=console.user_stderr())
         raise SystemExit(1)
 
 

@@ -14,17 +14,21 @@ def data_group() -> None:
     pass
 
 
-def _datasets_in(file: Path, task: str | None) -> list[tuple[str, object, str, Path]]:
-    """(where, spec, task, base_dir) for a recipe (every dataset in it) or a single-spec file."""
+def _datasets_in(file: Path, task: str | None, overrides: tuple[str, ...] = ()
+                 ) -> list[tuple[str, object, str, Path]]:
+    """(where, spec, task, base_dir) for a recipe (every dataset in it) or a single-spec file;
+    --set KEY=VALUE overrides apply to either (`data.train.path=...` / `path=...`)."""
     from edgecv.data.formats import FORMATS
-    from edgecv.recipe import load_recipe, read_yaml_mapping
+    from edgecv.recipe import apply_override, load_recipe, read_yaml_mapping
 
     raw = read_yaml_mapping(file, what="dataset spec or recipe")
     if "data" in raw and "format" not in raw:
-        recipe = load_recipe(file)
+        recipe = load_recipe(file, overrides)
         return [(f"data.{split}", getattr(recipe.data, split), recipe.task, file.parent)
                 for split in ("train", "val", "test") if getattr(recipe.data, split) is not None]
     spec = dict(raw)
+    for item in overrides:
+        apply_override(spec, item)
     task = task or spec.pop("task", None)
     spec.pop("task", None)
     if task is None:
@@ -44,14 +48,17 @@ def _datasets_in(file: Path, task: str | None) -> list[tuple[str, object, str, P
 @click.argument("spec_file", metavar="SPEC|RECIPE", type=click.Path(path_type=Path))
 @click.option("--task", type=click.Choice(task_names()),
               help="Task for a single spec whose format serves several (coco, synthetic_shapes).")
-def check_command(spec_file: Path, task: str | None) -> None:
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a key, as `edgecv train --set` does: data.train.path=photos for a "
+                   "recipe, path=photos for a spec file (repeatable).")
+def check_command(spec_file: Path, task: str | None, overrides: tuple[str, ...]) -> None:
     """Check a dataset spec file (or every dataset of a recipe): class counts, image
     sizes and every bad sample by file name. Exit 0 when clean, 2 when not."""
     from edgecv.data import load_dataset
     from edgecv.data.check import check_dataset
 
     total = 0
-    for where, spec, spec_task, base in _datasets_in(spec_file, task):
+    for where, spec, spec_task, base in _datasets_in(spec_file, task, overrides):
         ds = load_dataset(spec, task=spec_task, base_dir=base, where=where)
         report = check_dataset(ds, where)
         for line in report.lines():

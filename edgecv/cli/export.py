@@ -9,6 +9,7 @@ import click
 from edgecv.errors import ExportError
 from edgecv.export.formats import FORMATS, IO_TYPES, get_format
 from edgecv.export.pipeline import size_text
+from edgecv.tasks.table import task_names
 
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -27,15 +28,24 @@ MODEL_SUFFIXES = (".keras", ".h5")
               help="Input/output type of int8 models (default: the recipe's, else uint8).")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=None,
               help="Training images used to calibrate int8 (default: the recipe's).")
+@click.option("--task", "task_name", type=click.Choice(task_names()), default=None,
+              help="Task of a model file exported without a recipe (written into the metadata).")
+@click.option("--labels", "labels_arg", metavar="A,B,...|FILE", default=None,
+              help="Class names of a model file exported without a recipe: a comma list or a "
+                   "text file with one name per line.")
 def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
                    recipe_path: Path | None, io_type: str | None,
-                   calibration_samples: int | None) -> None:
+                   calibration_samples: int | None, task_name: str | None,
+                   labels_arg: str | None) -> None:
     """Export a run directory's model (or a .keras/.h5 file) to TFLite formats."""
     from edgecv.export.pipeline import export_run, source_model
     from edgecv.export.tflite import is_qat_model
     from edgecv.optimize.qat import load_keras_model
 
     model_path, recipe, stem = _resolve_source(source, recipe_path)
+    if recipe is not None and (task_name or labels_arg):
+        raise click.UsageError("--task/--labels are for a model file without a recipe; the recipe "
+                               f"{'given' if recipe_path else 'beside it'} names both")
     names = list(dict.fromkeys(formats)) or (list(recipe.export.formats) if recipe else ["float32"])
     fmts = [get_format(n) for n in names]
     if out_dir is None:
@@ -44,6 +54,9 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
         from edgecv.rundir import guard_write  # writing into the run folder: one writer at a time
 
         click.get_current_context().with_resource(guard_write(source))
+        from edgecv import console
+
+        console.keep_log(source / console.LOG_NAME)    # beside training's, appended
 
     model = load_keras_model(model_path, error=ExportError)
     # A run that ended with QAT keeps its QAT model beside the float one: integer formats
@@ -58,15 +71,17 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
         raise ExportError(f"{model_path}: format(s) {', '.join(needs_data)} need calibration "
                           "images; export from a run directory, or pass --recipe RECIPE "
                           "naming the training data (or export a QAT-trained model)")
-    task, task_metadata, dataset = None, None, None
-    if recipe is not None:
+    task, task_metadata, dataset, labels = None, None, None, None
+    if recipe is None:     # a bare model file: its task and labels must come from the user
+        task, labels = _given_task_and_labels(model_path, model, task_name, labels_arg)
+    else:
         task, task_metadata, dataset = _trained_task(
             recipe, calibrate=any(f.needs_calibration for f in fmts),
             export_dirs=[out_dir] + ([source / "export"] if source.is_dir() else []), model=model)
         _check_labels(model, recipe, dataset.class_names, model_path)
     exports = export_run(model, qat_model=qat_model, recipe=recipe, task=task,
-                         task_metadata=task_metadata, dataset=dataset, out_dir=out_dir,
-                         stem=stem, formats=fmts, io_type=io_type,
+                         task_metadata=task_metadata, dataset=dataset, labels=labels,
+                         out_dir=out_dir, stem=stem, formats=fmts, io_type=io_type,
                          calibration_samples=calibration_samples, echo=click.echo)
     failed = [e for e in exports if e["status"] != "ok"]
     if failed:  # each was reported as it happened; the command still fails (exit 2)
@@ -93,8 +108,47 @@ def _resolve_source(source: Path, recipe_path: Path | None):
     if source.suffix not in MODEL_SUFFIXES:
         raise ExportError(f"{source}: expected a run directory or a Keras model file "
                           f"({', '.join(MODEL_SUFFIXES)}), got {source.suffix or 'no suffix'!r}")
+    if recipe_path is None and _run_recipe_beside(source) is not None:
+        # runs/<name>/model.keras: the run's own recipe.yaml tells its task, labels, data
+        recipe_path = _run_recipe_beside(source)
+        click.echo(f"export: task and labels from {recipe_path}")
     recipe = load_recipe(recipe_path) if recipe_path else None
     return source, recipe, source.stem
+
+
+def _run_recipe_beside(model_file: Path) -> Path | None:
+    """The recipe.yaml of the edgecv run folder holding `model_file`, if it is in one."""
+    from edgecv.rundir import is_edgecv_run
+
+    folder = model_file.parent
+    recipe = folder / "recipe.yaml"
+    return recipe if recipe.is_file() and is_edgecv_run(folder) else None
+
+
+def _given_task_and_labels(model_path: Path, model, task_name: str | None, labels_arg: str | None):
+    """(Task, labels) for a model file without a recipe, from --task / --labels: the exported
+    metadata must not say "task unknown, 0 labels" of a model an app has to decode."""
+    if task_name is None or labels_arg is None:
+        raise ExportError(f"{model_path}: no recipe names this model's task and labels (no "
+                          "edgecv run folder around it); pass --recipe RECIPE, or --task TASK "
+                          "--labels A,B,... (or a file with one class name per line)")
+    path = Path(labels_arg)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        labels = [line.strip() for line in text.splitlines() if line.strip()]
+    else:
+        labels = [name.strip() for name in labels_arg.split(",") if name.strip()]
+    if not labels or len(set(labels)) != len(labels):
+        raise ExportError(f"--labels {labels_arg!r}: expected distinct class names "
+                          f"(got {len(labels)} name(s), {len(set(labels))} distinct)")
+    from edgecv.tasks import get_task
+
+    task = get_task(task_name, None)
+    width = model.output_shape[-1] if not isinstance(model.output_shape, list) else None
+    if task_name == "classification" and width is not None and width != len(labels):
+        raise ExportError(f"{model_path}: model outputs {width} classes but --labels names "
+                          f"{len(labels)}")
+    return task, labels
 
 
 def _trained_task(recipe, *, calibrate: bool, export_dirs: list[Path], model=None):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from edgecv import console
 from edgecv.errors import EdgecvError
 
 
@@ -34,14 +35,31 @@ def train_command(recipe_path: Path, out_dir: Path | None, overrides: tuple[str,
     # Marker, --force safety, resume check, and the lock held until the command ends.
     with rundir.prepare(run_dir, recipe=recipe, recipe_path=recipe_path, resume=resume,
                         force=force, is_chief=cluster_from_env()[2]) as folder:
+        if folder.lock is not None:     # the chief: TensorFlow's messages into RUN_DIR/edgecv.log
+            console.keep_log(run_dir / console.LOG_NAME)
         try:
-            result = run_recipe(recipe, run_dir, resume=resume, echo=click.echo)
+            result = run_recipe(recipe, run_dir, resume=resume, echo=click.echo, warn=console.warn)
         except EdgecvError:
             # A run that failed before training produced anything leaves no folder behind;
             # one with checkpoints is kept for --resume.
             if not (run_dir / "train").exists():
                 folder.remove()
             raise
+        except KeyboardInterrupt as exc:
+            if (run_dir / "recipe.yaml").is_file():     # what --resume compares with is there
+                exc.resume_hint = resume_command(recipe_path, run_dir, overrides)
+            raise
     if not result.passed:
-        click.echo(f"FAILED: a benchmark gate was missed; see {run_dir / 'report.md'}", err=True)
+        click.echo(f"FAILED: a benchmark gate was missed; see {run_dir / 'report.md'}",
+                   file=console.user_stderr())
         raise SystemExit(1)
+
+
+def resume_command(recipe_path: Path, run_dir: Path, overrides: tuple[str, ...]) -> str:
+    """The exact command that continues this run (same recipe, same --set values)."""
+    import shlex
+
+    words = ["edgecv", "train", str(recipe_path), "--out", str(run_dir)]
+    for item in overrides:
+        words += ["--set", item]
+    return shlex.join(words + ["--resume"])

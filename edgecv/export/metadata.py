@@ -151,10 +151,14 @@ def run_metadata(*, recipe: Any = None, task: Any = None, labels: "list[str] | N
     """The metadata every file of one export carries: the recipe's facts plus the task's
     own part (`task.export_metadata()`: detection anchors and strides; or
     `task_metadata` when already known, e.g. read back from an earlier export of the run).
-    Without a recipe: task "unknown" and the Keras model's input shape."""
+    Without a recipe: the task and labels given (`edgecv export MODEL --task --labels`), else
+    task "unknown", and the Keras model's input shape."""
     if recipe is None:
         shape = list(model.input_shape[1:]) if model is not None else None
-        return build_metadata(task="unknown", input_shape=shape)
+        meta = build_metadata(task=getattr(task, "name", None) or "unknown", labels=labels,
+                              input_shape=shape)
+        meta.update(task_part_of(task) if task_metadata is None else task_metadata)
+        return meta
     meta = build_metadata(task=recipe.task, labels=labels, recipe=recipe,
                           input_shape=list(recipe.model.input_shape), model=recipe.model.arch,
                           resize=recipe.data.resize)

@@ -26,15 +26,16 @@ def source_model(fmt: "str | Format", model: Any, qat_model: Any = None) -> Any:
 def export_run(model: Any, *, out_dir: "str | Path", stem: str,
                formats: "Optional[Iterable[str | Format]]" = None, qat_model: Any = None,
                recipe: Any = None, task: Any = None, task_metadata: "dict | None" = None,
-               dataset: Any = None, io_type: "str | None" = None,
+               dataset: Any = None, labels: "list[str] | None" = None, io_type: "str | None" = None,
                calibration_samples: "int | None" = None, echo: Echo = print) -> list[dict]:
     """Export `model` (float) / `qat_model` to each format as `out_dir/<stem>_<format><suffix>`.
 
     `recipe` (or None for a bare model file) gives the metadata, the default `formats`,
     `io_type` and `calibration_samples`, and the calibration preprocessing; `task` adds its
     own metadata (`task.export_metadata()`) unless `task_metadata` is given; `dataset` is
-    the training set: its class names become the labels, and formats that need calibration
-    draw their representative samples from it. Returns one `{format, path, status: "ok" |
+    the training set: its class names become the labels (unless `labels` are given: a bare
+    model file's --labels), and formats that need calibration draw their representative
+    samples from it. Returns one `{format, path, status: "ok" |
     "export failed", error?}` per format, in order."""
     from edgecv.export.metadata import run_metadata
     from edgecv.export.tflite import export_model
@@ -44,17 +45,19 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
         formats if formats is not None else (export.formats if export else ["float32"]))]
     io_type = io_type or (export.io_type if export else "uint8")
     samples = calibration_samples or (export.calibration_samples if export else None)
-    labels = list(dataset.class_names) if dataset is not None else None
+    if labels is None and dataset is not None:
+        labels = list(dataset.class_names)
     metadata = run_metadata(recipe=recipe, task=task, labels=labels, model=model,
                             task_metadata=task_metadata)
     representative = None
     if dataset is not None and recipe is not None and any(f.needs_calibration for f in fmts):
         from edgecv.data import representative_dataset
 
-        echo(f"export: calibrating on {min(samples, len(dataset))} training images")
-        representative = representative_dataset(
+        count = min(samples, len(dataset))
+        echo(f"export: calibrating on {count} training images")
+        representative = with_progress(representative_dataset(
             dataset, input_shape=recipe.model.input_shape, samples=samples, seed=recipe.seed,
-            resize=recipe.data.resize)
+            resize=recipe.data.resize), count)
 
     exports = []
     for f in fmts:
@@ -77,6 +80,17 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
             echo(f"  {note}")
         exports.append({"format": f.name, "path": str(result.path), "status": "ok"})
     return exports
+
+
+def with_progress(representative: Callable[[], Iterable], count: int) -> Callable[[], Iterable]:
+    """The converter's representative_dataset, drawing a bar over its images: the converter
+    calls it once per calibrated format and runs the float model on every image."""
+    from edgecv.progress import iterate
+
+    def generate():
+        return iterate(representative(), count, "export: calibrating", unit="img")
+
+    return generate
 
 
 def size_text(n: int) -> str:

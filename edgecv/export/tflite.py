@@ -186,6 +186,8 @@ def _write_saved_model(model, out_path: Path) -> None:
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
+    # mkdtemp makes the folder 0700; the renamed SavedModel gets what a plain mkdir would.
+    os.chmod(tmp, fileio.plain_mode(directory=True))
     try:
         try:
             module = _serving_module(model)

@@ -62,6 +62,12 @@ class Task:
         samples (embedding: cosine similarity); merged into the bench's accuracy entry."""
         return {}
 
+    def chance_level(self, targets: Any, class_names: Sequence[str]) -> "float | None":
+        """Pure numpy: the metric a model that learnt nothing scores on these targets (a
+        constant guess), or None when the task has no such number. The bench warns when a
+        file scores no better."""
+        return None
+
     def export_metadata(self) -> dict:
         """Extra .tflite metadata an app needs to decode the outputs (e.g. anchors)."""
         return {}

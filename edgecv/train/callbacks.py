@@ -69,6 +69,38 @@ class EpochCommit(keras.callbacks.Callback):
         self._last_row = row
 
 
+class StepProgress(keras.callbacks.Callback):
+    """A bar over one epoch's training steps (plain lines when stdout is not a terminal);
+    it disappears before ProgressPrinter prints the epoch's line."""
+
+    def __init__(self, *, stage: str, epochs: int, steps: int | None, enabled: bool = True):
+        super().__init__()
+        self.stage, self.epochs, self.steps, self.enabled = stage, epochs, steps, enabled
+        self._bar = None
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        from edgecv.progress import bar
+
+        self._bar = bar(self.steps, f"[{self.stage}] epoch {epoch + 1}/{self.epochs}", unit="step",
+                        enabled=self.enabled)
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def on_test_begin(self, logs: Any = None) -> None:
+        if self._bar is not None and hasattr(self._bar, "set_postfix_str"):
+            self._bar.set_postfix_str("validating")
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def on_train_end(self, logs: Any = None) -> None:
+        self.on_epoch_end(-1)
+
+
 class ProgressPrinter(keras.callbacks.Callback):
     """One line per epoch: `[train] epoch 3/10  loss 0.412  accuracy 0.871  ...  lr 1.2e-03  4.1s`."""
 

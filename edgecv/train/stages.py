@@ -23,7 +23,7 @@ from edgecv.errors import EdgecvError, ModelError
 from edgecv.fileio import write_json
 from edgecv.optimize import prune as pruning
 from edgecv.optimize.pqat import keep_zeros_callback, quantize_for_training, unmasked_pruned_kernels
-from edgecv.train.callbacks import EpochCommit, ProgressPrinter
+from edgecv.train.callbacks import EpochCommit, ProgressPrinter, StepProgress
 from edgecv.train.distribute import StrategyInfo, get_strategy
 from edgecv.train.optim import make_optimizer, make_schedule
 from edgecv.train.seeding import seed_everything
@@ -151,6 +151,9 @@ class _StageRunner:
             self.echo(f"[prune] achieved sparsity {self.sparsity['achieved_sparsity']:.3f} "
                       f"(target {spec.target_sparsity}) over {len(st.info['pruned_layers'])} layers")
         st.status = "done"
+        # The per-epoch checkpoints are deleted next: state.json must not point at them
+        # (a finished stage resumes from `output`).
+        st.last_checkpoint = st.best_checkpoint = None
         self.state.save()
         shutil.rmtree(self.train_dir / name / "ckpt", ignore_errors=True)
         return base if name != "qat" else stage_model
@@ -206,6 +209,7 @@ class _StageRunner:
             stage_callbacks.append(keep_zeros_callback(self.keep_zeros))
         stage_callbacks += [
             commit,  # after UpdatePruningStep: its epoch end re-applies the masks before the checkpoint
+            StepProgress(stage=name, epochs=spec.epochs, steps=steps, enabled=self.info.is_chief),
             ProgressPrinter(stage=name, epochs=spec.epochs, commit=commit, echo=self.echo),
             *_tensorboard(self.train_dir / "tb" / name, self.echo),
             *self.callbacks,

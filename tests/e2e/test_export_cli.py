@@ -8,6 +8,7 @@ import pytest
 import edgecv  # noqa: F401
 from edgecv.cli import main
 from edgecv.export.info import inspect_tflite
+from edgecv.data.synthetic import SHAPE_NAMES
 from edgecv.export.metadata import read_metadata
 
 RECIPE = """\
@@ -20,6 +21,9 @@ data:
 train: {epochs: 1}
 export: {formats: [float32, int8], calibration_samples: 8, io_type: int8}
 """
+
+# tiny_model's 4 outputs, named: a bare model file's export needs its task and labels.
+LABELLED = ["--task", "classification", "--labels", "cat,dog,fox,owl"]
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +38,53 @@ def model_file(tmp_path_factory):
 def test_export_model_file_float_formats(model_file, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["export", str(model_file), "--format", "float32", "--format", "dynamic",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), *LABELLED]) == 0
     printed = capsys.readouterr().out
     assert f"export: dynamic -> {out / 'tiny_dynamic.tflite'}" in printed
     assert sorted(p.name for p in out.iterdir()) == [
         "tiny_dynamic.json", "tiny_dynamic.tflite", "tiny_float32.json", "tiny_float32.tflite"]
     meta = read_metadata(out / "tiny_float32.tflite")
     assert meta["format"] == "float32" and meta["input_shape"] == [32, 32, 3]
+    assert meta["task"] == "classification" and meta["labels"] == ["cat", "dog", "fox", "owl"]
+
+
+def test_export_model_file_needs_its_task_and_labels(model_file, tmp_path, capsys):
+    """A bare model file has no recipe: without --task/--labels its metadata would say "task
+    unknown, 0 labels", so the export refuses (exit 2, one line, nothing written); a label
+    count that does not match the model's outputs is refused too; a file of names works."""
+    out = tmp_path / "out"
+    assert main(["export", str(model_file), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--task TASK --labels" in err and str(model_file) in err
+    assert main(["export", str(model_file), "--out", str(out), "--task", "classification",
+                 "--labels", "cat,dog"]) == 2
+    assert "model outputs 4 classes but --labels names 2" in capsys.readouterr().err
+    assert not out.exists()
+    names = tmp_path / "labels.txt"
+    names.write_text("cat\ndog\n\nfox\nowl\n")
+    assert main(["export", str(model_file), "--out", str(out), "--task", "classification",
+                 "--labels", str(names)]) == 0
+    assert read_metadata(out / "tiny_float32.tflite")["labels"] == ["cat", "dog", "fox", "owl"]
+
+
+def test_export_model_file_of_a_run_reads_the_runs_recipe(tmp_path, capsys):
+    """runs/<name>/model.keras exported on its own takes task and labels from the run's
+    recipe.yaml (an edgecv run folder: marker), not "task unknown"."""
+    from edgecv.rundir import write_marker
+    from test_export import tiny_model
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "recipe.yaml").write_text(RECIPE)
+    tiny_model(classes=5).save(run / "model.keras")
+    out = tmp_path / "out"
+    assert main(["export", str(run / "model.keras"), "--format", "float32", "--out", str(out)]) == 2
+    assert "--task TASK --labels" in capsys.readouterr().err     # no marker: not a run folder
+    write_marker(run, "tinyrun")
+    assert main(["export", str(run / "model.keras"), "--format", "float32", "--out", str(out)]) == 0
+    assert f"task and labels from {run / 'recipe.yaml'}" in capsys.readouterr().out
+    meta = read_metadata(out / "model_float32.tflite")
+    assert meta["task"] == "classification" and meta["labels"] == list(SHAPE_NAMES)
 
 
 def test_export_model_file_int8_needs_a_recipe(model_file, tmp_path, capsys):
@@ -84,7 +128,7 @@ def test_export_run_dir_uses_recipe_formats_and_calibration(tmp_path, capsys):
 
 def test_info_json(model_file, tmp_path, capsys):
     out = tmp_path / "o"
-    assert main(["export", str(model_file), "--out", str(out)]) == 0
+    assert main(["export", str(model_file), "--out", str(out), *LABELLED]) == 0
     capsys.readouterr()
     assert main(["info", "--json", str(out / "tiny_float32.tflite")]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -112,11 +156,11 @@ def test_export_saved_qat_model_to_int8_without_recipe(tmp_path, capsys):
     qat = tfmot.quantization.keras.quantize_model(tiny_model(seed=4))
     path = tmp_path / "qat.h5"
     qat.save(path)
-    assert main(["export", str(path), "--format", "int8", "--out", str(tmp_path / "o")]) == 0
+    assert main(["export", str(path), "--format", "int8", "--out", str(tmp_path / "o"), *LABELLED]) == 0
     # The .keras format loses tfmot's quantize-layer variables: a clear error, exit 2.
     qat.save(tmp_path / "qat.keras")
     capsys.readouterr()
-    assert main(["export", str(tmp_path / "qat.keras"), "--out", str(tmp_path / "k")]) == 2
+    assert main(["export", str(tmp_path / "qat.keras"), "--out", str(tmp_path / "k"), *LABELLED]) == 2
     assert "QAT models saved as .keras do not reload, save them as .h5" in capsys.readouterr().err
     info = inspect_tflite(tmp_path / "o" / "qat_int8.tflite")
     assert info["integer"] and info["float_ops"] == []

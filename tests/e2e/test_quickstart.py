@@ -137,3 +137,13 @@ def test_export_from_a_qat_run_dir_uses_the_qat_model_for_int8(qat_run, tmp_path
     assert read_metadata(tmp_path / "quickstart_int8.tflite")["quantized_from"] == "qat"
     assert read_metadata(tmp_path / "quickstart_float32.tflite")["quantized_from"] is None
     assert read_metadata(tmp_path / "quickstart_float32.tflite")["resize"] == "letterbox"
+
+
+def test_state_json_points_only_at_files_that_exist(quickstart_run):
+    """A finished stage's per-epoch checkpoints are deleted: state.json must not name them."""
+    _, _, run_dir = quickstart_run
+    state = json.loads((run_dir / "train" / "state.json").read_text())
+    for name, stage in state["stages"].items():
+        assert stage["status"] == "done"
+        assert stage["last_checkpoint"] is None and stage["best_checkpoint"] is None, name
+        assert list((run_dir / "train").glob(stage["output"] + ".*")), stage["output"]

@@ -40,6 +40,13 @@ class ClassificationTask(Task):
         probs = np.asarray(outputs[0], dtype=np.float32).reshape(len(targets), -1)
         return classification_scores(probs, np.asarray(targets), len(class_names))
 
+    def chance_level(self, targets: Any, class_names: Sequence[str]) -> float | None:
+        """Top-1 of always answering the most frequent class of the eval set."""
+        labels = np.asarray(targets).astype(np.int64).reshape(-1)
+        if len(labels) == 0:
+            return None
+        return float(np.bincount(labels).max() / len(labels))
+
 
 def classification_scores(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
     """Top-1 (the report's metric), top-5 and the confusion matrix (rows: truth)."""

@@ -62,6 +62,10 @@ class EmbeddingTask(Task):
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict:
         return embedding_scores(_first(outputs), np.asarray(targets), threshold=self.threshold)
 
+    def chance_level(self, targets: Any, class_names: Sequence[str]) -> float | None:
+        """ROC AUC of embeddings that tell no pair apart."""
+        return 0.5
+
     def compare_outputs(self, outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> dict:
         return cosine_fidelity(_first(outputs), _first(reference))
 

@@ -17,6 +17,7 @@ from edgecv.bench.evalset import read_eval_set, write_eval_set
 from edgecv.bench.gates import check_gate_names, evaluate_gates, gates_for, merge_gates, parse_gate_args
 from edgecv.bench.report import render_table, write_report
 from edgecv.errors import BenchError
+from tests.helpers import bench_folders, latest_bench_report
 
 RUNNER = Path(runner.__file__)
 NUM_CLASSES = 4
@@ -363,7 +364,8 @@ def test_cli_failing_gate_exits_1_and_marks_report(models, tmp_path, capsys):
                  "--gate", "max_p90_ms=0.000001", "--gate", "min_metric=0.1",
                  "--json", str(tmp_path / "copy.json")])
     assert code == 1
-    report = json.loads((run_dir / "report.json").read_text())
+    report_path = latest_bench_report(run_dir)
+    report = json.loads(report_path.read_text())
     assert report["passed"] is False
     for entry in report["entries"]:
         assert entry["status"] == "gate failed"
@@ -371,12 +373,14 @@ def test_cli_failing_gate_exits_1_and_marks_report(models, tmp_path, capsys):
         assert entry["gates"]["min_metric"]["passed"] is True
         assert entry["accuracy"]["reference"] is not None
     assert json.loads((tmp_path / "copy.json").read_text())["entries"][0]["format"] == "float32"
-    assert "**FAIL**" in (run_dir / "report.md").read_text()
+    assert "**FAIL**" in (report_path.parent / "report.md").read_text()
     assert "gate failed: float32:max_p90_ms, int8:max_p90_ms" in capsys.readouterr().err
 
-    # The same run with generous gates passes: exit code 0.
+    # The same run with generous gates passes: exit code 0, in a second folder.
     assert main(["bench", str(run_dir), "--runs", "3", "--gate", "max_size_mb=10"]) == 0
-    assert json.loads((run_dir / "report.json").read_text())["passed"] is True
+    assert json.loads(latest_bench_report(run_dir).read_text())["passed"] is True
+    assert len(bench_folders(run_dir)) == 2
+    assert json.loads(report_path.read_text())["passed"] is False   # the first one untouched
 
 
 def test_cli_user_errors_exit_2(models, tmp_path, capsys):
@@ -447,3 +451,27 @@ def test_bench_run_workflow_stage(tmp_path):
     single = json.loads(out.read_text())["entries"][0]
     assert single["accuracy"]["value"] == pytest.approx(ok["accuracy"]["value"])
     assert main(["bench", str(float_path), "--data", str(spec)]) == 2  # no metadata, no --task
+
+
+def test_cli_bench_run_dir_out_folder_rules(models, tmp_path, capsys):
+    """--out: a new or empty folder gets the report; a folder holding anything is refused
+    (edgecv never writes over files it did not make); --out for a single file is refused;
+    a bench that fails leaves no folder behind."""
+    from edgecv.cli import main
+
+    run_dir = make_run_dir(models, tmp_path)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    assert main(["bench", str(run_dir), "--out", str(busy), "--runs", "2"]) == 2
+    assert "exists and is not an empty folder" in capsys.readouterr().err
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+    assert main(["bench", str(models["int8"]), "--out", str(tmp_path / "x")]) == 2
+    assert "--out" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    out = tmp_path / "mine"
+    assert main(["bench", str(run_dir), "--out", str(out), "--runs", "2", "--warmup", "0"]) == 0
+    assert {"report.json", "report.md"} <= {p.name for p in out.iterdir()}
+    assert bench_folders(run_dir) == []
+    (run_dir / "eval.npz").write_bytes(b"not an npz")       # the bench fails: exit 2
+    assert main(["bench", str(run_dir), "--runs", "2"]) == 2
+    assert bench_folders(run_dir) == []

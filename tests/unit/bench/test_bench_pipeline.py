@@ -112,7 +112,12 @@ def test_front_doors_give_the_same_entries_for_the_same_files(quickstart_run, tm
                + [failed_entry("edgetpu", "edgetpu_compiler not found").to_dict()])
     (run_dir / "report.json").write_text(json.dumps(old))
 
-    bench_report, _ = bench_run_dir(run_dir, runs=2, warmup=0, echo=lambda line: None)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    bench_report, md_path = bench_run_dir(run_dir, runs=2, warmup=0, echo=lambda line: None)
+    # Written beside what training wrote, into a new folder; training's report, plots and
+    # eval set are byte for byte as they were.
+    assert md_path.parent.parent == run_dir and md_path.parent.name.startswith("bench-")
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
     single = {fmt: bench_single(run_dir / "export" / f"quickstart_{fmt}.tflite", runs=2, warmup=0,
                                 data=run_dir / "eval.npz", reference=run_dir / "model.keras",
                                 echo=lambda line: None)["entries"][0]
@@ -123,7 +128,7 @@ def test_front_doors_give_the_same_entries_for_the_same_files(quickstart_run, tm
     assert list(trained_rows) == ["float32", "int8"]
     assert list(bench_rows) == ["float32", "int8", "edgetpu"]
     assert bench_rows["edgetpu"]["status"] == "export failed"
-    assert json.loads((run_dir / "report.json").read_text()) == bench_report
+    assert json.loads((md_path.parent / "report.json").read_text()) == bench_report
     for fmt, trained_row in trained_rows.items():
         for row in (bench_rows[fmt], single[fmt]):
             assert list(row) == list(trained_row) == TIMED_KEYS

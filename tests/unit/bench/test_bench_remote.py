@@ -18,6 +18,7 @@ import edgecv  # noqa: F401
 from edgecv.bench import bench_file, runner
 from edgecv.bench.remote import RemoteTarget, remote_benchmark
 from edgecv.errors import BenchError
+from tests.helpers import latest_bench_report
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
 pytestmark = pytest.mark.skipif(
@@ -136,12 +137,13 @@ def test_cli_remote_run_dir_via_ssh_config(sshd, models, tmp_path, monkeypatch):
     code = main(["bench", str(run_dir), "--remote", "benchbox", "--remote-python", sys.executable,
                  "--runs", "3", "--warmup", "1", "--gate", "max_accuracy_drop=0.5"])
     assert code == 0
-    report = json.loads((run_dir / "report.json").read_text())
+    report_path = latest_bench_report(run_dir)
+    report = json.loads(report_path.read_text())
     assert [e["format"] for e in report["entries"]] == ["float32", "int8"]
     for entry in report["entries"]:
         assert entry["host"] == f"{sshd['user']}@127.0.0.1:{sshd['port']}"
         assert entry["status"] == "ok" and entry["accuracy"]["value"] >= 0.75
-    assert "on " + report["entries"][0]["host"] in (run_dir / "report.md").read_text()
+    assert "on " + report["entries"][0]["host"] in (report_path.parent / "report.md").read_text()
 
 
 def test_closed_port_is_a_clear_error(sshd, models, capsys):

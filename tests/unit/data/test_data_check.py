@@ -259,3 +259,23 @@ def test_voc_unknown_name_and_box_outside_are_reported(tmp_path):
     assert found == {"stranger.xml": "unknown class 'zebra' (classes: cat)",
                      "wide.xml": "object 'cat': box [1, 1, 40, 10] lies outside the 24x24 image"}
     assert len(ds) == 1 and ds.skipped == 2
+
+
+def test_check_takes_set_overrides_for_a_spec_and_a_recipe(damaged_folder, tmp_path, capsys):
+    """`edgecv data check --set` overrides a spec's keys (path=...) or a recipe's
+    (data.train.path=...), as `edgecv train --set` does."""
+    spec = _spec_file(tmp_path, {"format": "folder", "path": "no/such/folder"})
+    assert main(["data", "check", str(spec), "--set", f"path={damaged_folder}"]) == 2
+    assert "truncated.jpg" in capsys.readouterr().out          # the damaged folder was checked
+    clean = tmp_path / "clean"
+    for name, value in (("dark", 30), ("light", 220)):
+        (clean / name).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(clean / name / f"ok{i}.png"), _img(value))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "name": "r", "task": "classification",
+        "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [32, 32, 3]},
+        "data": {"train": {"format": "folder", "path": str(damaged_folder)}}, "train": {"epochs": 1}}))
+    assert main(["data", "check", str(recipe), "--set", f"data.train.path={clean}"]) == 0
+    assert "all clean" in capsys.readouterr().out

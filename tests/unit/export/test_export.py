@@ -141,6 +141,10 @@ def test_every_format_written_with_size_and_time(exported):
         assert result.path.exists() and result.seconds > 0
         if not FORMATS[name].tflite:
             assert (result.path / "saved_model.pb").is_file()
+            # the folder gets what mkdir gives under the umask, not mkdtemp's 0700
+            from edgecv.fileio import plain_mode
+
+            assert result.path.stat().st_mode & 0o777 == plain_mode(directory=True)
         else:
             assert result.size_bytes == result.path.stat().st_size
             assert sidecar_path(result.path).is_file()

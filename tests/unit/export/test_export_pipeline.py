@@ -16,7 +16,7 @@ from edgecv.export import FORMATS
 from edgecv.export.formats import Format, configure_parameters, output_name
 from edgecv.export.metadata import FILE_KEYS, RUN_KEYS, read_metadata, sidecar_path
 
-from tests.helpers import REPO
+from tests.helpers import REPO, latest_bench_report
 
 # recipes/tiny_yolo_shapes.yaml shrunk to seconds, QAT stage kept: the integer file comes
 # from model_qat.h5 and the float one from model.keras, on both paths.
@@ -129,7 +129,7 @@ def test_bench_run_dir_scores_the_reexported_run(detection_run, reexported):
     _, _, train_entries = detection_run
     run, _ = reexported
     _invoke(["bench", str(run)])
-    entries = _entries(run)
+    entries = _entries(latest_bench_report(run).parent)
     assert set(entries) == set(train_entries) == {"float32", "int8"}
     for fmt, entry in entries.items():
         accuracy, trained = entry["accuracy"], train_entries[fmt]["accuracy"]

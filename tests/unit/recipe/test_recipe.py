@@ -80,6 +80,10 @@ MALFORMED = [
      ["bench.gates", "int8: unknown gate 'max_sise_mb'; did you mean max_size_mb"]),
     ("unknown-resize-mode", with_change("data.resize", "squash"), [],
      ["data.resize", "squash", "letterbox"]),
+    # nan passes `le=10` (every comparison with it is False): refused as not finite.
+    ("nan-learning-rate", VALID, ["--set", "train.learning_rate=.nan"],
+     ["train.learning_rate: Input should be a finite number (got nan)"]),
+    ("inf-alpha", VALID, ["--set", "model.alpha=.inf"], ["model.alpha", "finite number"]),
 ]
 
 
@@ -119,6 +123,47 @@ def test_debug_shows_the_traceback(tmp_path):
     recipe = write_recipe(tmp_path, with_change("train.epochs", -1))
     with pytest.raises(RecipeError, match="train.epochs"):
         main(["--debug", "train", str(recipe), "--out", str(tmp_path / "run")])
+
+
+def test_validator_message_shows_the_value_once(tmp_path, capsys):
+    recipe = write_recipe(tmp_path, VALID)
+    assert main(["train", str(recipe), "--set", "name=über run"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: name: must be letters, digits, '_', '-' or '.', got 'über run'")
+
+
+def test_debug_works_after_the_sub_command(tmp_path):
+    """--debug (and --verbose) are accepted wherever they are typed, before any `--`."""
+    from edgecv.cli import hoist_global_flags
+
+    recipe = write_recipe(tmp_path, with_change("train.epochs", -1))
+    with pytest.raises(RecipeError, match="train.epochs"):
+        main(["train", str(recipe), "--out", str(tmp_path / "run"), "--debug"])
+    assert hoist_global_flags(["train", "r.yaml", "--verbose", "--set", "a=1", "--debug"]) == \
+        ["--verbose", "--debug", "train", "r.yaml", "--set", "a=1"]
+    assert hoist_global_flags(["train", "--", "--debug"]) == ["train", "--", "--debug"]
+
+
+def test_classification_template_is_valid_beside_a_photos_folder(tmp_path):
+    """recipes/classification.template.yaml, copied next to photos/<class>/: a valid recipe."""
+    import shutil
+
+    template = tmp_path / "my_classifier.yaml"
+    shutil.copy(REPO / "recipes" / "classification.template.yaml", template)
+    (tmp_path / "photos" / "cat").mkdir(parents=True)
+    recipe = load_recipe(template)
+    assert recipe.task == "classification" and recipe.data.train.format == "folder"
+    assert Path(recipe.data.train.path) == (tmp_path / "photos").resolve()
+
+
+def test_readme_lists_every_dataset_format_with_an_example():
+    from edgecv.data.formats import FORMATS
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Your own data"):]
+    section = section[:section.index("\n## ", 5)]
+    for name in FORMATS.names():
+        assert f"| `{name}` |" in section and f"{{format: {name}" in section, name
 
 
 def test_missing_recipe_file_is_named(tmp_path, capsys):
