@@ -41,7 +41,7 @@ class FineTuneSpec(StageSpec):
     @classmethod
     def _blocks(cls, value):
         if isinstance(value, int) and value < 0:
-            raise ValueError(f"must be a number of blocks >= 0 or 'all', got {value}")
+            raise ValueError("must be a number of blocks >= 0 or 'all'")
         return value
 
 
