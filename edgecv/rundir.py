@@ -297,7 +297,10 @@ def prepare(run_dir: Path, *, recipe: Any, recipe_path: Optional[Path], resume: 
 
         check_resumable(run_dir, recipe)
     if not existed:
-        run_dir.mkdir(parents=True)
+        try:
+            run_dir.mkdir(parents=True)
+        except FileExistsError:  # two commands started on one --out at the same moment
+            raise _busy(run_dir, holder_pid(run_dir)) from None
     lock = RunLock(run_dir).acquire()
     try:
         if in_use and force:
