@@ -29,11 +29,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     # mkstemp creates 0600; give the final file the permissions a plain open() would.
     os.chmod(tmp_path, plain_mode())
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        with _naming(path):
+            yield tmp_path
+            os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A write's OSError names the file being written: `f.write` failing with ENOSPC says only
+    "No space left on device", and the command line's one-line error needs the path."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -70,10 +83,11 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = Path(tempfile.mkdtemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent))
     try:
-        yield tmp_path
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp_path, path)
+        with _naming(path):
+            yield tmp_path
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             shutil.rmtree(tmp_path, ignore_errors=True)

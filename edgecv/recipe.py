@@ -52,7 +52,9 @@ class _RecipeBase(Strict):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-            raise ValueError(f"must be letters, digits, '_', '-' or '.', got {value!r}")
+            # ASCII only: the name becomes file names (export/<name>_int8.tflite) that go to
+            # devices and app bundles; the error line adds "(got ...)" itself.
+            raise ValueError("must be ASCII letters, digits, '_', '-' or '.', starting with a letter or digit")
         return value
 
     @model_validator(mode="after")

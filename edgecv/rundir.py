@@ -14,7 +14,8 @@
 - Temp names edgecv itself creates, left behind by a SIGKILL, are removed when the next
   command takes the lock: `.tmp-XXXXXXXX-NAME` (edgecv.fileio) anywhere in the folder,
   and `.NAME_saved_model.XXXXXXXX` / `.NAME_saved_model.old` SavedModel staging folders
-  in export/. Nothing else is touched.
+  in export/, and TensorFlow's checkpoint staging folders `train/<stage>/ckpt/epoch-N_temp`
+  / `train/<stage>/output_temp` (a save killed or out of disk space). Nothing else is touched.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ LOCK = ".edgecv-lock"
 # characters + "-" + the final name; export/tflite.py: SavedModel staging directories).
 _TMP_NAME = re.compile(r"^\.tmp-[a-z0-9_]{8}-.+$")
 _SAVED_MODEL_STAGING = re.compile(r"^\..+_saved_model\.([a-z0-9_]{8}|old)$")
+# tf.train.Checkpoint.write(PREFIX) stages its shards in PREFIX_temp/ (edgecv.train.stages).
+_CHECKPOINT_STAGING = re.compile(r"^(epoch-\d+|output)_temp$")
 
 
 class RunFolderError(EdgecvError):
@@ -215,10 +218,16 @@ def leftovers(folder: Path) -> list[Path]:
         here = Path(root)
         for name in files + dirs:
             if _TMP_NAME.match(name) or (here.name == "export" and name in dirs
-                                         and _SAVED_MODEL_STAGING.match(name)):
+                                         and _SAVED_MODEL_STAGING.match(name)) \
+                    or (name in dirs and _CHECKPOINT_STAGING.match(name) and _under_train(folder, here)):
                 found.append(here / name)
         dirs[:] = [d for d in dirs if here / d not in found]
     return found
+
+
+def _under_train(folder: Path, here: Path) -> bool:
+    relative = here.relative_to(folder).parts
+    return len(relative) >= 2 and relative[0] == "train"
 
 
 def clean_leftovers(folder: Path) -> list[Path]:
@@ -288,7 +297,10 @@ def prepare(run_dir: Path, *, recipe: Any, recipe_path: Optional[Path], resume: 
 
         check_resumable(run_dir, recipe)
     if not existed:
-        run_dir.mkdir(parents=True)
+        try:
+            run_dir.mkdir(parents=True)
+        except FileExistsError:  # two commands started on one --out at the same moment
+            raise _busy(run_dir, holder_pid(run_dir)) from None
     lock = RunLock(run_dir).acquire()
     try:
         if in_use and force:

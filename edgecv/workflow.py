@@ -44,7 +44,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     from edgecv.tasks import get_task
     from edgecv.train import run_stages
     from edgecv.train.distribute import get_strategy
+    from edgecv.train.seeding import pin_threads
 
+    pin_threads(recipe.train.threads)   # before TF's first op, or the pools are fixed already
     # TF refuses to set up multi-worker collectives once any op has run: pick it first.
     if get_strategy().is_chief:     # multi-worker: one writer per run directory
         write_text(run_dir / "recipe.yaml", dump_recipe(recipe))

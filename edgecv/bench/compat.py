@@ -27,6 +27,7 @@ def check_outputs(where: str, *, input_shape: Optional[Sequence], output_shapes:
     """EvalMismatchError naming the model and the eval set when they cannot be scored together.
 
     Shapes include the batch dimension (None or -1 = any)."""
+    eval_path = getattr(evalset, "source", "") or eval_path   # the user's spec, not a temp npz
     task = evalset.task
     names = list(evalset.class_names)
     classes = len(names) if names else None

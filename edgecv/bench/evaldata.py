@@ -58,7 +58,7 @@ def _eval_from_spec(spec_path: Path, out_path: Path, *, task: str | None, input_
     check_eval_fits(len(dataset), input_shape)  # [N,H,W,C] uint8 is built in memory next
     x, targets = eval_arrays(dataset, input_shape=tuple(input_shape), resize=resize)
     return write_eval_set(out_path, x_uint8=x, task=task, targets=targets,
-                          class_names=list(dataset.class_names))
+                          class_names=list(dataset.class_names), source=str(spec_path))
 
 
 def _model_facts(tflite: Path) -> tuple[str | None, list[int], str]:

@@ -35,12 +35,14 @@ class EvalSet:
     class_names: list[str] = field(default_factory=list)
     mean: float = 127.5
     std: float = 127.5
+    source: str = ""    # the dataset spec it was built from (errors name it, not a temp npz)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
 
-def write_eval_set(path, *, x_uint8, task, targets, class_names, mean=None, std=None) -> Path:
+def write_eval_set(path, *, x_uint8, task, targets, class_names, mean=None, std=None,
+                   source: str = "") -> Path:
     """Write a compact (compressed) eval npz atomically; returns the path."""
     from edgecv.data.normalize import MEAN, STD
 
@@ -57,6 +59,8 @@ def write_eval_set(path, *, x_uint8, task, targets, class_names, mean=None, std=
         "task": np.array(task),
         "class_names": np.array([str(c) for c in class_names], dtype=str),
     }
+    if source:
+        arrays["source"] = np.array(str(source))
     arrays.update(target_kind(task).to_npz(str(path), targets, len(x)))
     with atomic_path(path) as tmp:
         # A file handle, not a name: np.savez would append ".npz" to the temp name.
@@ -84,7 +88,8 @@ def read_eval_set(path) -> EvalSet:
     targets = target_kind(task).from_npz(data, len(data["x"]))
     return EvalSet(x=data["x"], task=task, targets=targets,
                    class_names=[str(c) for c in data.get("class_names", [])],
-                   mean=float(data.get("mean", 127.5)), std=float(data.get("std", 127.5)))
+                   mean=float(data.get("mean", 127.5)), std=float(data.get("std", 127.5)),
+                   source=str(data.get("source", "")))
 
 
 def normalized(evalset: EvalSet) -> np.ndarray:

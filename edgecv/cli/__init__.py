@@ -118,6 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         # Commands end with SystemExit(1) when a gate fails, after writing the report.
         return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:
+        # Disk full, read-only, no permission: from any write, Python's or TensorFlow's.
+        from edgecv.oserrors import user_message
+
+        message = user_message(exc)
+        if message is None or debug:
+            raise
+        click.echo(f"error: {message}", err=True)
+        return 2
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from edgecv.errors import EdgecvError
 from edgecv.export.formats import Format, get_format, output_name
+from edgecv.signals import raise_if_terminated
 
 Echo = Callable[[str], None]
 
@@ -79,6 +80,7 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
         for note in result.notes:
             echo(f"  {note}")
         exports.append({"format": f.name, "path": str(result.path), "status": "ok"})
+        raise_if_terminated()   # a Ctrl-C the converter swallowed stops before the next format
     return exports
 
 

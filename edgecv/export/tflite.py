@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 from edgecv import fileio
 from edgecv.errors import ExportError
 from edgecv.export.formats import IO_TYPES, Format, PostResult, get_format
+from edgecv.signals import raise_if_terminated
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def convert(model, fmt: "str | Format", *, representative=None, io_type: str = "
     try:
         data = converter.convert()
     except Exception as exc:  # converter errors are long MLIR dumps: keep the first line
+        raise_if_terminated()  # Ctrl-C inside the converter's C++ surfaces as a SystemError
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"TFLite conversion to {f.name} failed: {first}") from exc
     if f.integer:

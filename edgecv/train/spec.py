@@ -26,6 +26,9 @@ class StageSpec(Strict):
 class TrainSpec(StageSpec):
     epochs: int = Field(10, ge=1)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    # TensorFlow's intra- and inter-op thread pools for the whole run (None: TF's default,
+    # one per CPU). Fixed, reruns on machines with different core counts stay identical.
+    threads: Optional[int] = Field(None, ge=1, le=1024)
 
 
 class FineTuneSpec(StageSpec):
@@ -41,7 +44,7 @@ class FineTuneSpec(StageSpec):
     @classmethod
     def _blocks(cls, value):
         if isinstance(value, int) and value < 0:
-            raise ValueError(f"must be a number of blocks >= 0 or 'all', got {value}")
+            raise ValueError("must be a number of blocks >= 0 or 'all'")
         return value
 
 

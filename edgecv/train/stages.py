@@ -26,7 +26,7 @@ from edgecv.optimize.pqat import keep_zeros_callback, quantize_for_training, unm
 from edgecv.train.callbacks import EpochCommit, ProgressPrinter, StepProgress
 from edgecv.train.distribute import StrategyInfo, get_strategy
 from edgecv.train.optim import make_optimizer, make_schedule
-from edgecv.train.seeding import seed_everything
+from edgecv.train.seeding import runtime_facts, seed_everything
 from edgecv.train.state import RunState
 from edgecv.train.transfer import freeze, init_from, set_bn_momentum, unfreeze_top
 
@@ -65,6 +65,13 @@ def run_stages(recipe, run_dir, *, model: ModelSource, train_data, val_data, tas
     # export.*/bench.* may change on resume: the state records the training digest.
     state = RunState.open(train_dir, recipe_digest=recipe.training_digest(), resume=resume,
                           also_accept=(recipe.digest(),), digest_for=recipe.training_digest)
+    if info.is_chief:   # what a bit-identical rerun needs the same (see edgecv.train.seeding)
+        facts = runtime_facts(recipe.seed)
+        write_json(train_dir / "runtime.json", facts)
+        say(f"reproducibility: seed {facts['seed']}, {facts['intra_op_threads']} intra-op / "
+            f"{facts['inter_op_threads']} inter-op threads, op determinism "
+            f"{'on' if facts['op_determinism'] else 'off'}, oneDNN {'on' if facts['onednn'] else 'off'}, "
+            f"{facts['cpu']}")
     specs = [(name, getattr(recipe, name)) for name in STAGE_ORDER if getattr(recipe, name) is not None]
     monitor, mode = _monitor(task, val_data)
     train_data, val_data = _shard_policy(info, train_data), _shard_policy(info, val_data)
