@@ -41,7 +41,7 @@ from pathlib import Path
 
 BUILD_VERSION = 1   # bump when the build steps change: the cache key changes with it
 PYTHON = {"bookworm": "3.11", "trixie": "3.13"}   # Raspberry Pi OS 12 / 13
-LITERT = "2.3.0"     # the host's ai-edge-litert: same version, only the architecture differs
+LITERT = "2.3.0"     # when the host has no ai-edge-litert to match
 NUMPY = "2.4.6"
 # numpy versions installed side by side under /opt/numpy-<version> (PYTHONPATH) for the
 # runner compatibility check: Raspberry Pi OS users have Debian's numpy (bookworm's
@@ -140,6 +140,17 @@ def host_mirror() -> str:
 
 
 # ------------------------------------------------------------------ the board's recipe
+def host_litert() -> str:
+    """The host's ai-edge-litert version: the board gets the same one, so a parity check
+    compares architectures, not LiteRT releases."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ai-edge-litert")
+    except PackageNotFoundError:
+        return LITERT
+
+
 @dataclass(frozen=True)
 class BoardSpec:
     """Everything that decides a board's contents; its hash names the cache folder."""
@@ -147,7 +158,7 @@ class BoardSpec:
     mirror: str = field(default_factory=host_mirror)
     packages: tuple = PACKAGES
     excludes: tuple = EXCLUDES
-    litert: str = LITERT
+    litert: str = field(default_factory=host_litert)
     numpy: str = NUMPY
     extra_numpy: tuple | None = None    # None: EXTRA_NUMPY of the suite
     version: int = BUILD_VERSION
@@ -338,6 +349,11 @@ def _finish_rootfs(spec: BoardSpec, rootfs: Path, wheels: Path, extra: dict) -> 
     _install_wheels(spec, wheels, site, spec.numpy)
     for version, folder in extra.items():
         _install_wheels(spec, folder, rootfs / f"opt/numpy-{version}", version, deps=False)
+        # `python3-numpy<version>`: the board's python3 with that numpy first on the path,
+        # usable as `--remote-python` (edgecv runs the device's python by name).
+        wrapper = rootfs / f"usr/local/bin/python3-numpy{version}"
+        wrapper.write_text(f'#!/bin/sh\nPYTHONPATH=/opt/numpy-{version} exec python3 "$@"\n')
+        wrapper.chmod(0o755)
     if f"{sys.version_info[0]}.{sys.version_info[1]}" != spec.python:
         say("compiling the wheels' bytecode with the board's Python (emulated)")
         _run(["chroot", rootfs, f"/usr/bin/python{spec.python}", "-m", "compileall", "-q",

@@ -351,9 +351,16 @@ ARM_PARTS = {0xb76: "ARM1176", 0xc07: "Cortex-A7", 0xd03: "Cortex-A53", 0xd04: "
              0xd0a: "Cortex-A75", 0xd0b: "Cortex-A76", 0xd0c: "Neoverse-N1", 0xd0d: "Cortex-A77",
              0xd40: "Neoverse-V1", 0xd41: "Cortex-A78", 0xd44: "Cortex-X1", 0xd46: "Cortex-A510",
              0xd47: "Cortex-A710", 0xd48: "Cortex-X2", 0xd49: "Neoverse-N2", 0xd4d: "Cortex-A715"}
-# Architectures one kernel runs natively (a 64-bit kernel runs its 32-bit userland too).
-_ARCH_FAMILY = {"x86_64": "x86", "amd64": "x86", "i386": "x86", "i486": "x86", "i586": "x86",
-                "i686": "x86", "aarch64": "arm", "arm64": "arm"}
+
+
+def _arch_family(machine):
+    """Architectures one kernel runs natively: a 64-bit kernel runs its 32-bit userland too
+    (Raspberry Pi OS armhf on an aarch64 kernel is not emulation)."""
+    if machine in ("x86_64", "amd64") or (len(machine) == 4 and machine[0] == "i" and machine.endswith("86")):
+        return "x86"
+    if machine in ("aarch64", "arm64") or machine.startswith("arm"):
+        return "arm"
+    return machine
 
 
 def _read_text(path):
@@ -414,8 +421,7 @@ def emulation(machine=None, kernel_arch=None, real_exe=None):
     if "qemu" in os.path.basename(real_exe):
         return f"qemu-user: {real_exe} runs this {machine} process" + (
             f" on an {kernel_arch} kernel" if kernel_arch else "")
-    family = _ARCH_FAMILY.get(machine, machine)
-    if kernel_arch and _ARCH_FAMILY.get(kernel_arch, kernel_arch) != family:
+    if kernel_arch and _arch_family(kernel_arch) != _arch_family(machine):
         return f"user-mode emulation: an {kernel_arch} kernel runs this {machine} process"
     return None
 
