@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 def load_emulator():
     spec = importlib.util.spec_from_file_location("pi_emulator", REPO / "scripts" / "pi_emulator.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module    # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 

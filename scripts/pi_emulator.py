@@ -456,6 +456,10 @@ exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin QEMU_CPU="$CPU" LANG=C.UTF-8 \\
 """
 
 
+STATE_FILES = ("board.json", "board.log", "sshd_config", "authorized_keys", "known_hosts",
+               "host_key", "host_key.pub", "id_ed25519", "id_ed25519.pub")
+
+
 def _keygen(path: Path, comment: str) -> None:
     _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path])
 
@@ -489,7 +493,7 @@ def start(spec: BoardSpec | None = None, *, cache: Path | None = None, port: int
     if old and _is_our_board(old["pid"], state):
         raise BoardError(f"a board already runs with state {state} (pid {old['pid']}); stop it first")
     state.mkdir(parents=True, exist_ok=True)
-    for name in ("host_key", "host_key.pub", "id_ed25519", "id_ed25519.pub"):
+    for name in STATE_FILES:   # a stopped or dead board's leftovers (ssh-keygen will not overwrite)
         (state / name).unlink(missing_ok=True)
     _keygen(state / "host_key", "pi-emulator host")
     _keygen(state / "id_ed25519", "pi-emulator client")
@@ -551,7 +555,12 @@ def stop_board(state: Path, timeout: float = 15.0) -> bool:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-    (Path(state) / "board.json").unlink(missing_ok=True)
+    for name in STATE_FILES:   # what start wrote; the folder goes too when nothing else is in it
+        (Path(state) / name).unlink(missing_ok=True)
+    try:
+        Path(state).rmdir()
+    except OSError:
+        pass
     return running
 
 
