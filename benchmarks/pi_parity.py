@@ -16,7 +16,6 @@ reported for completeness only: under emulation it is qemu's, not a Pi's.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -25,14 +24,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def load_emulator():
-    spec = importlib.util.spec_from_file_location("pi_emulator", REPO / "scripts" / "pi_emulator.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module    # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
 
 
 def quantized_steps(board_outputs, host_outputs, output_details) -> tuple[bool, int]:
@@ -139,7 +130,8 @@ def main(argv=None) -> int:
     import edgecv  # noqa: F401  (TF_USE_LEGACY_KERAS before anything imports TensorFlow)
     from edgecv.bench.remote import RemoteTarget
 
-    emulator = load_emulator()
+    sys.path.insert(0, str(REPO))     # scripts/ and this checkout's edgecv
+    from scripts import pi_emulator as emulator
     spec = emulator.BoardSpec(suite=args.suite)
     started = time.perf_counter()
     emulator.build(spec)

@@ -8,32 +8,20 @@ Skips, saying why, where no board can run (not root, no qemu-user/binfmt_misc, n
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
-import sys
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 
-from tests.helpers import REPO
-
 pytestmark = pytest.mark.slow
-
-
-def load_emulator():
-    spec = importlib.util.spec_from_file_location("pi_emulator", REPO / "scripts" / "pi_emulator.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module    # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
 
 
 def _mirror_unreachable(mirror: str) -> str | None:
     url = urlparse(mirror)
     try:
-        socket.create_connection((url.hostname, url.port or 80), timeout=10).close()
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=10).close()
     except OSError as exc:
         return f"Debian mirror {mirror} unreachable ({exc})"
     return None
@@ -41,7 +29,9 @@ def _mirror_unreachable(mirror: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def emulator():
-    return load_emulator()
+    from scripts import pi_emulator
+
+    return pi_emulator
 
 
 @pytest.fixture(scope="module")
