@@ -301,7 +301,7 @@ def build(spec: BoardSpec, cache: Path | None = None) -> Path:
         if built(spec, cache):
             return final
         _sweep_failed_builds(cache)
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), _children_cpu_seconds()
         wheels = fetch_wheels(spec, cache, spec.numpy)
         extra = {v: fetch_wheels(spec, cache, v, litert=False) for v in spec.extra_numpy}
         work = cache / f"{spec.key}.build-{os.getpid()}"
@@ -312,6 +312,8 @@ def build(spec: BoardSpec, cache: Path | None = None) -> Path:
             _finish_rootfs(spec, rootfs, wheels, extra)
             manifest = {"spec": asdict(spec), "key": spec.key, "python": spec.python,
                         "build_seconds": round(time.monotonic() - started, 1),
+                        # CPU time of everything the build ran: what the wall time is on an idle machine
+                        "cpu_seconds": round(_children_cpu_seconds() - cpu_before, 1),
                         "disk_bytes": _disk_bytes(rootfs), "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
             (work / "board.json").write_text(json.dumps(manifest, indent=2) + "\n")
             os.rename(work, final)
@@ -319,7 +321,8 @@ def build(spec: BoardSpec, cache: Path | None = None) -> Path:
             if work.exists() and not _mountpoints_under(work):
                 _remove_own_tree(work)
             raise
-    say(f"built {final} in {manifest['build_seconds']:.0f} s, {manifest['disk_bytes'] / 2**20:.0f} MiB")
+    say(f"built {final} in {manifest['build_seconds']:.0f} s ({manifest['cpu_seconds']:.0f} s of CPU), "
+        f"{manifest['disk_bytes'] / 2**20:.0f} MiB")
     return final
 
 
@@ -363,6 +366,13 @@ def _finish_rootfs(spec: BoardSpec, rootfs: Path, wheels: Path, extra: dict) -> 
     board.mkdir(parents=True, exist_ok=True)
     for cpu in CPUS:
         (board / f"cpuinfo-{cpu}").write_text(cpuinfo_text(cpu))
+
+
+def _children_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _disk_bytes(path: Path) -> int:
