@@ -7,7 +7,7 @@ and on the emulated Raspberry Pi (aarch64 LiteRT under qemu-user, scripts/pi_emu
 
 For every run's int8 file and its eval.npz: the dequantized outputs of both machines compared
 sample by sample (exactly equal, or the max difference in the output's quantized steps), the
-top-1 agreement of classification outputs, and the task's metric scored by edgecv on the host
+agreement of the predicted class (per sample, per pixel for segmentation), and the task's metric scored by edgecv on the host
 from each machine's outputs (`edgecv bench FILE --data eval.npz [--remote ...]`). --compat
 runs the runner on the board with each numpy it carries (`python3-numpy<version>` wrappers)
 and reports the Python / numpy / LiteRT versions the board itself printed. Latency is
@@ -26,16 +26,19 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def quantized_steps(board_outputs, host_outputs, output_details) -> tuple[bool, int]:
-    """(all outputs bit-equal, max |difference| in each output's quantization steps)."""
-    equal, worst = True, 0
+def quantized_steps(board_outputs, host_outputs, output_details) -> tuple[bool, int, float]:
+    """(all outputs bit-equal, max |difference| in each output's quantization steps, fraction
+    of output values that differ)."""
+    equal, worst, differing, total = True, 0, 0, 0
     for board, host, detail in zip(board_outputs, host_outputs, output_details):
         equal &= bool(np.array_equal(board, host))
         scale = detail.get("scale") or 0.0
         diff = np.abs(board.astype(np.float64) - host.astype(np.float64))
         steps = np.rint(diff / scale) if scale else diff
         worst = max(worst, int(steps.max()) if steps.size else 0)
-    return equal, worst
+        differing += int(np.count_nonzero(diff))
+        total += diff.size
+    return equal, worst, differing / max(total, 1)
 
 
 def parity_row(run_dir: Path, target, *, runs: int) -> dict:
@@ -52,16 +55,17 @@ def parity_row(run_dir: Path, target, *, runs: int) -> dict:
     started = time.perf_counter()
     board = remote_benchmark(target, int8, eval_npz, runs=runs, warmup=2, threads=1)
     board_seconds = time.perf_counter() - started
-    equal, steps = quantized_steps(board["outputs"], host["outputs"], host["output_details"])
+    equal, steps, differing = quantized_steps(board["outputs"], host["outputs"], host["output_details"])
     row = {"run": str(run_dir), "file": int8.name, "task": task, "samples": host["samples"],
-           "bit_equal": equal, "max_steps": steps, "board_machine": board["machine"],
+           "bit_equal": equal, "max_steps": steps, "differing": differing,
+           "board_machine": board["machine"],
            "board_cpu": board["cpu"], "board_runtime": board["runtime"],
            "board_python": board["python"], "board_numpy": board["numpy"],
            "emulated": board["emulation"], "host_machine": host["machine"],
            "host_runtime": host["runtime"], "host_p50_ms": host["latency_ms"]["p50"],
            "board_p50_ms": board["latency_ms"]["p50"], "board_seconds": round(board_seconds, 1)}
-    if host["outputs"][0].ndim == 2:   # classification: per-sample top-1 agreement
-        row["top1_agree"] = float(np.mean(board["outputs"][0].argmax(1) == host["outputs"][0].argmax(1)))
+    if task in ("classification", "segmentation"):   # per-sample / per-pixel class agreement
+        row["argmax_agree"] = float(np.mean(board["outputs"][0].argmax(-1) == host["outputs"][0].argmax(-1)))
     # The product path: edgecv's scorer on each machine's outputs (`edgecv bench --remote`).
     for where, remote in (("host", None), ("board", target)):
         entry = bench_file(int8, eval_npz, runs=runs, warmup=2, threads=1, remote=remote)
@@ -84,7 +88,7 @@ def compat_rows(run_dir: Path, target, pythons: list[str]) -> list[dict]:
     for python in pythons:
         board = remote_benchmark(replace(target, python=python), int8, eval_npz, runs=3,
                                  warmup=1, threads=1)
-        equal, steps = quantized_steps(board["outputs"], host["outputs"], host["output_details"])
+        equal, steps, _ = quantized_steps(board["outputs"], host["outputs"], host["output_details"])
         rows.append({"python_command": python, "python": board["python"], "numpy": board["numpy"],
                      "runtime": board["runtime"], "machine": board["machine"],
                      "bit_equal": equal, "max_steps": steps,
@@ -93,11 +97,12 @@ def compat_rows(run_dir: Path, target, pythons: list[str]) -> list[dict]:
 
 
 def markdown(rows: list[dict], compat: list[dict]) -> str:
-    lines = ["| file | task | samples | outputs board vs host | top-1 agree | metric | host | board |",
+    lines = ["| file | task | samples | outputs board vs host | class agreement | metric | host | board |",
              "|---|---|---:|---|---:|---|---:|---:|"]
     for r in rows:
-        same = "bit-equal" if r["bit_equal"] else f"max {r['max_steps']} step(s)"
-        agree = f"{r['top1_agree']:.4f}" if "top1_agree" in r else "—"
+        same = "bit-equal" if r["bit_equal"] else (
+            f"max {r['max_steps']} step(s), {r['differing']:.2e} of values differ")
+        agree = f"{r['argmax_agree']:.6f}" if "argmax_agree" in r else "—"
         lines.append(f"| {r['file']} | {r['task']} | {r['samples']} | {same} | {agree} | "
                      f"{r['host_metric']} | {r['host_value']:.4f} | {r['board_value']:.4f} |")
     if rows:
