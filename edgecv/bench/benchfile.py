@@ -126,6 +126,8 @@ def bench_file(tflite_path, eval_npz=None, *, task=None, reference=None, runs=50
         delegate=result.get("delegate", delegate),
         runtime=result.get("runtime"),
         machine=result.get("machine"),
+        cpu=result.get("cpu"),
+        emulated=result.get("emulation"),
         host=result.get("host", "local"),
         latency_samples_ms=result.get("latency_samples_ms", []),
     )

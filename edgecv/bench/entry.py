@@ -14,7 +14,8 @@ Status = Literal["ok", "gate failed", "bench failed", "export failed"]
 STATUSES = ("ok", "gate failed", "bench failed", "export failed")
 
 CORE_KEYS = ("format", "path", "size_bytes", "latency_ms", "accuracy", "gates", "passed", "status")
-RUN_KEYS = ("fps", "peak_rss_mb", "delegate", "runtime", "machine", "host", "latency_samples_ms")
+RUN_KEYS = ("fps", "peak_rss_mb", "delegate", "runtime", "machine", "cpu", "emulated", "host",
+            "latency_samples_ms")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class BenchEntry:
     delegate: Optional[str] = None
     runtime: Optional[str] = None
     machine: Optional[str] = None
+    cpu: Optional[str] = None               # as the device describes it (runner.cpu_name)
+    emulated: Optional[str] = None          # how the runner saw itself emulated (runner.emulation)
     host: Optional[str] = None
     latency_samples_ms: list = field(default_factory=list)
 

@@ -6,8 +6,8 @@ them with the device's `python3`, fetches result.json + outputs.npz, removes the
 Built on paramiko rather than the ssh/scp binaries: every failure arrives as a typed
 exception (refused, timed out, bad key, unknown host key) that maps to one clear line,
 instead of parsing OpenSSH's stderr; SFTP runs in-process; and it works where no OpenSSH
-client is installed. ~/.ssh/config (HostName, User, Port, IdentityFile) and
-~/.ssh/known_hosts are honoured; an unknown host key is refused, never silently trusted.
+client is installed. ~/.ssh/config (HostName, User, Port, IdentityFile, UserKnownHostsFile)
+and ~/.ssh/known_hosts are honoured; an unknown host key is refused, never silently trusted.
 """
 from __future__ import annotations
 
@@ -72,20 +72,25 @@ class RemoteTarget:
         return f"{user}{host}" + (f":{self.port}" if self.port else "")
 
 
-def _resolved(target: RemoteTarget) -> tuple[RemoteTarget, list[str]]:
-    """Apply ~/.ssh/config (HostName, User, Port, IdentityFile) to the target."""
+def _resolved(target: RemoteTarget) -> tuple[RemoteTarget, list[str], list[str]]:
+    """Apply ~/.ssh/config (HostName, User, Port, IdentityFile, UserKnownHostsFile) to the
+    target -> (target, identity files, extra known_hosts files)."""
     import paramiko
 
     identity = [target.key_filename] if target.key_filename else []
+    known = [target.known_hosts] if target.known_hosts else []
     path = Path(os.path.expanduser("~/.ssh/config"))
     if not path.is_file():
-        return target, identity
+        return target, identity, known
     config = paramiko.SSHConfig.from_path(str(path)).lookup(target.host)
     identity += [os.path.expanduser(p) for p in config.get("identityfile", [])
                  if os.path.isfile(os.path.expanduser(p))]
+    # One value may list several files, as in OpenSSH.
+    known += [os.path.expanduser(p) for p in config.get("userknownhostsfile", "").split()
+              if os.path.isfile(os.path.expanduser(p))]
     return replace(target, host=config.get("hostname", target.host),
                    user=target.user or config.get("user"),
-                   port=target.port or (int(config["port"]) if "port" in config else None)), identity
+                   port=target.port or (int(config["port"]) if "port" in config else None)), identity, known
 
 
 def _quiet_paramiko() -> None:
@@ -107,14 +112,14 @@ def connect(target: RemoteTarget):
     except ImportError:
         raise BenchError("--remote needs paramiko: pip install 'edgecv[remote]'") from None
     _quiet_paramiko()
-    resolved, identity = _resolved(target)
+    resolved, identity, known_hosts = _resolved(target)
     port = resolved.port or 22
     user = resolved.user or getpass.getuser()
     where = f"{user}@{resolved.host}:{port}"
     client = paramiko.SSHClient()
     client.load_system_host_keys()
-    if target.known_hosts:
-        client.load_host_keys(target.known_hosts)
+    for path in known_hosts:
+        client.load_host_keys(path)
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         client.connect(resolved.host, port=port, username=user,

@@ -49,6 +49,21 @@ def _fmt(value, spec, missing="—"):
     return missing if value is None else format(value, spec)
 
 
+def device_line(entry) -> str:
+    """Where a file ran, as the device reported it: "on pi@127.0.0.1:2222 (Linux aarch64,
+    4 x Cortex-A76, ai_edge_litert 2.3.0)"."""
+    entry = as_entry(entry)
+    facts = ", ".join(str(f) for f in (entry.machine, entry.cpu, entry.runtime) if f)
+    return f"on {entry.host or 'local'} ({facts})"
+
+
+def emulated_note(entry) -> str:
+    """The warning an emulated run carries: its timings are the emulator's, not a device's."""
+    entry = as_entry(entry)
+    return (f"**Emulated**: latency was measured under emulation ({entry.emulated}); it is "
+            "not the device's latency. Outputs and accuracy are the device build's.")
+
+
 def render_table(entries) -> str:
     header = ("| Format | Status | Size (MiB) | Metric | Value | Reference | Delta "
               "| p50 (ms) | p90 (ms) | FPS |")
@@ -80,8 +95,9 @@ def render_markdown(entries, *, images=(), title="benchmark", warnings=()) -> st
         lat = first.latency_ms
         parts += [f"Latency: {lat['runs']} timed runs after {lat['warmup']} warmup, "
                   f"threads {lat['threads']}, delegate {first.delegate}, "
-                  f"on {first.host or 'local'} ({first.machine}, "
-                  f"{first.runtime}).", ""]
+                  f"{device_line(first)}.", ""]
+        if first.emulated:
+            parts += [emulated_note(first), ""]
     gate_rows = [(e.format, name, g) for e in entries for name, g in e.gates.items()]
     if gate_rows:
         parts += ["## Gates", "", "| Format | Gate | Limit | Value | Result |",

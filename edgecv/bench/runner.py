@@ -305,7 +305,10 @@ def benchmark(model_path, *, data=None, runs=50, warmup=5, min_seconds=0.0, thre
         "runtime": _runtime_name(),
         "delegate": delegate,
         "machine": f"{platform.system()} {platform.machine()}",
+        "cpu": cpu_name(),
+        "emulation": emulation(),
         "python": platform.python_version(),
+        "numpy": np.__version__,
         "latency_ms": _latency_stats(times, runs=runs, warmup=warmup, threads=threads,
                                      init_ms=init_ms, first_ms=first_ms),
         "latency_samples_ms": [round(t, 4) for t in times],
@@ -368,6 +371,89 @@ def _run_eval(interpreter, input_detail, output_details, data, say, tick=None):
         found["accuracy"] = {"metric": "top1", "value": top_k(outputs[0], labels, 1),
                              "top5": top_k(outputs[0], labels, 5)}
     return found
+
+
+# ARM's "CPU part" numbers (implementer 0x41) for the cores Raspberry Pis and common boards
+# use; /proc/cpuinfo on arm64 names no model, and the runner cannot rely on lscpu (whose
+# table this follows, util-linux sys-utils/lscpu-arm.c) being installed on the device.
+ARM_PARTS = {0xb76: "ARM1176", 0xc07: "Cortex-A7", 0xd03: "Cortex-A53", 0xd04: "Cortex-A35",
+             0xd05: "Cortex-A55", 0xd07: "Cortex-A57", 0xd08: "Cortex-A72", 0xd09: "Cortex-A73",
+             0xd0a: "Cortex-A75", 0xd0b: "Cortex-A76", 0xd0c: "Neoverse-N1", 0xd0d: "Cortex-A77",
+             0xd40: "Neoverse-V1", 0xd41: "Cortex-A78", 0xd44: "Cortex-X1", 0xd46: "Cortex-A510",
+             0xd47: "Cortex-A710", 0xd48: "Cortex-X2", 0xd49: "Neoverse-N2", 0xd4d: "Cortex-A715"}
+
+
+def _arch_family(machine):
+    """Architectures one kernel runs natively: a 64-bit kernel runs its 32-bit userland too
+    (Raspberry Pi OS armhf on an aarch64 kernel is not emulation)."""
+    if machine in ("x86_64", "amd64") or (len(machine) == 4 and machine[0] == "i" and machine.endswith("86")):
+        return "x86"
+    if machine in ("aarch64", "arm64") or machine.startswith("arm"):
+        return "arm"
+    return machine
+
+
+def _read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def cpu_name(cpuinfo=None, board=None):
+    """The CPU as the device describes it: "Raspberry Pi 5 Model B Rev 1.0, 4 x Cortex-A76",
+    "8 x AMD EPYC", or None. Reads /proc/cpuinfo and the device-tree board model."""
+    cpuinfo = _read_text("/proc/cpuinfo") if cpuinfo is None else cpuinfo
+    board = _read_text("/proc/device-tree/model") if board is None else board
+    fields = {}
+    cores = 0
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.strip()
+        # "Model" (Raspberry Pi kernels: the board); x86's lower-case "model" is a number.
+        key = key if key == "Model" else key.lower()
+        cores += key == "processor"
+        fields.setdefault(key, value.strip())
+    name = None
+    if fields.get("cpu implementer", "").lower() == "0x41":
+        try:
+            name = ARM_PARTS.get(int(fields.get("cpu part", ""), 16))
+        except ValueError:
+            pass
+    name = name or fields.get("model name") or fields.get("cpu model") or fields.get("hardware")
+    if name and cores > 1:
+        name = f"{cores} x {name}"
+    board = (board.strip("\x00 \n") or fields.get("Model", "")).strip()
+    parts = [p for p in (board, name) if p]
+    return ", ".join(parts) or None
+
+
+def emulation(machine=None, kernel_arch=None, real_exe=None):
+    """How this process is emulated, or None when it runs natively.
+
+    Under user-mode emulation (qemu-user, e.g. via binfmt_misc) `uname -m` and /proc/self/exe
+    are answered by the emulator and look like the guest's. Two things it does not rewrite:
+    the kernel's own architecture (/proc/sys/kernel/arch, Linux >= 6.1) and the executable
+    of this thread as /proc/self/task/TID/exe shows it (qemu-user intercepts only
+    /proc/self/exe). Either one naming another machine is the signal.
+    """
+    machine = machine or platform.machine()
+    if kernel_arch is None:
+        kernel_arch = _read_text("/proc/sys/kernel/arch").strip()
+    if real_exe is None:
+        try:
+            real_exe = os.readlink(f"/proc/self/task/{os.getpid()}/exe")
+        except OSError:
+            real_exe = ""
+    if "qemu" in os.path.basename(real_exe):
+        return f"qemu-user: {real_exe} runs this {machine} process" + (
+            f" on an {kernel_arch} kernel" if kernel_arch else "")
+    if kernel_arch and _arch_family(kernel_arch) != _arch_family(machine):
+        return f"user-mode emulation: an {kernel_arch} kernel runs this {machine} process"
+    return None
 
 
 def _runtime_name():

@@ -79,6 +79,11 @@ def bench_command(target, data, reference, runs, warmup, min_seconds, threads, d
     from edgecv.fileio import write_json
 
     click.echo(render_table(report["entries"]))
+    emulated = next((e for e in report["entries"] if e.get("emulated")), None)
+    if emulated is not None:  # timings from qemu are not a device's: say so where they are read
+        from edgecv.bench.report import device_line, emulated_note
+
+        click.echo(f"{emulated_note(emulated).replace('**', '')} Ran {device_line(emulated)}.", err=True)
     if json_out is not None:
         write_json(json_out, report)
     failed = [f"{e['format']}:{name}" for e in report["entries"]

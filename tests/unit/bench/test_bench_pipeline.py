@@ -20,7 +20,8 @@ EDGECV = Path(edgecv.__file__).parent
 # DESIGN.md "report.json" (format ... passed) plus ARCHITECTURE.md's additions, in the order
 # report.json has always written them: a timed file carries its run facts, a failed row its error.
 TIMED_KEYS = ["format", "path", "size_bytes", "latency_ms", "accuracy", "gates", "passed", "status",
-              "fps", "peak_rss_mb", "delegate", "runtime", "machine", "host", "latency_samples_ms"]
+              "fps", "peak_rss_mb", "delegate", "runtime", "machine", "cpu", "emulated", "host",
+              "latency_samples_ms"]
 FAILED_KEYS = ["format", "path", "size_bytes", "latency_ms", "accuracy", "gates", "passed", "status",
                "error"]
 DESIGN_KEYS = {"format", "path", "size_bytes", "latency_ms", "accuracy", "gates", "passed"}

@@ -202,3 +202,21 @@ def test_bench_file_remote_entry(sshd, models):
                        remote=target(sshd), gates={"max_accuracy_drop": 0.5}).to_dict()
     assert entry["host"].endswith(f"127.0.0.1:{sshd['port']}") and entry["format"] == "tiny_uint8"
     assert entry["accuracy"]["delta"] == pytest.approx(entry["accuracy"]["value"] - 1.0)
+
+
+def test_ssh_config_user_known_hosts_file(sshd, models, tmp_path, monkeypatch):
+    """A Host block's UserKnownHostsFile is trusted like ~/.ssh/known_hosts (how the
+    emulated Pi of scripts/pi_emulator.py is reached); without it the key is unknown."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    block = (f"Host box\n  HostName 127.0.0.1\n  Port {sshd['port']}\n  User {sshd['user']}\n"
+             f"  IdentityFile {sshd['key']}\n")
+    monkeypatch.setenv("HOME", str(home))
+    (home / ".ssh" / "config").write_text(block)
+    with pytest.raises(BenchError, match=r"host key not in ~/.ssh/known_hosts"):
+        remote_benchmark(RemoteTarget.parse("box", python=sys.executable), models["int8"], runs=1)
+    (home / ".ssh" / "config").write_text(block + f"  UserKnownHostsFile /nonexistent {sshd['known_hosts']}\n")
+    result = remote_benchmark(RemoteTarget.parse("box", python=sys.executable), models["int8"],
+                              runs=1, warmup=0)
+    assert result["host"] == f"{sshd['user']}@127.0.0.1:{sshd['port']}"
+    assert result["latency_ms"]["runs"] == 1
