@@ -2,6 +2,7 @@
 with edgecv metadata embedded and beside it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ from typing import Any, Callable, Iterable
 from edgecv import fileio
 from edgecv.errors import ExportError
 from edgecv.export.formats import IO_TYPES, Format, PostResult, get_format
+from edgecv.export.input_range import check_pixel_input, pinned_qat_input, pinned_representative
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,18 @@ def convert(model, fmt: "str | Format", *, representative=None, io_type: str = "
                           "unless the model was trained with QAT")
 
     converter = _converter(model, static_batch=f.static_batch)
+    if f.integer and representative is not None:
+        representative = pinned_representative(representative)
     f.configure_converter(converter, qat=qat, representative=representative, io_type=io_type)
     try:
-        data = converter.convert()
+        with pinned_qat_input(model) if f.integer and qat else contextlib.nullcontext():
+            data = converter.convert()
     except Exception as exc:  # converter errors are long MLIR dumps: keep the first line
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"TFLite conversion to {f.name} failed: {first}") from exc
     if f.integer:
         _require_integer(data, f.name)
+        check_pixel_input(data, io_type, f.name)
     from edgecv.export.flatbuffer import order_outputs
 
     return order_outputs(bytes(data), list(model.output_names))

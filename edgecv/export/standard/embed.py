@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from pathlib import Path
 
 from edgecv.errors import ExportError
 from edgecv.export.metadata import embed_entry, read_entry
@@ -37,14 +38,33 @@ def read_standard(path_or_bytes: "str | os.PathLike | bytes") -> "dict | None":
     raw = read_entry(path_or_bytes, ENTRY_NAME)
     if raw is None:
         return None
-    data = path_or_bytes if isinstance(path_or_bytes, (bytes, bytearray)) else \
-        open(path_or_bytes, "rb").read()
+    data = bytes(path_or_bytes) if isinstance(path_or_bytes, (bytes, bytearray)) else \
+        Path(path_or_bytes).read_bytes()
+    where = "<bytes>" if isinstance(path_or_bytes, (bytes, bytearray)) else str(path_or_bytes)
+    metadata = codec.decode(raw, where=f"{where}: {ENTRY_NAME}")
     files = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             files = {info.filename: archive.read(info) for info in archive.infolist()}
-    except zipfile.BadZipFile:
-        pass   # no associated files packed
-    except Exception as exc:
-        raise ExportError(f"packed associated files unreadable ({exc})") from None
-    return {"metadata": codec.decode(raw), "files": files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        pass   # none packed, or a damaged zip: the check below names what is missing
+    missing = sorted(set(associated_file_names(metadata)) - set(files))
+    if missing:
+        raise ExportError(f"{where}: corrupt or truncated TFLite file (packed associated "
+                          f"file {', '.join(missing)} missing)")
+    return {"metadata": metadata, "files": files}
+
+
+def associated_file_names(table: object) -> list[str]:
+    """Every AssociatedFile name the metadata refers to, at any depth."""
+    names: list[str] = []
+    if isinstance(table, dict):
+        for key, value in table.items():
+            if key == "associated_files":
+                names += [f["name"] for f in value if "name" in f]
+            else:
+                names += associated_file_names(value)
+    elif isinstance(table, (list, tuple)):
+        for value in table:
+            names += associated_file_names(value)
+    return names
