@@ -34,7 +34,11 @@ def run_case(case: dict, out_dir: Path) -> dict:
         options = vision.ImageSegmenterOptions(base_options=base, output_category_mask=True,
                                                output_confidence_masks=False)
         with vision.ImageSegmenter.create_from_options(options) as task:
-            masks = np.stack([task.segment(img).category_mask.numpy_view() for img in images])
+            masks = []
+            for img in images:
+                result = task.segment(img)   # numpy_view borrows the result's memory: copy it
+                masks.append(np.array(result.category_mask.numpy_view()).reshape(img.height, img.width))
+            masks = np.stack(masks)
             labels = list(task.labels)
         path = out_dir / f"{case['id']}_masks.npz"
         np.savez(path, masks=masks)
