@@ -74,11 +74,6 @@ class Task:
 
         return feature_outputs(keys, f"{self.name} model output")
 
-    def inference_graph(self, model: Any) -> Any:
-        """The Keras graph the export converts (detection with `postprocess: nms`: the model
-        plus in-graph decoding and NMS); the trained model itself by default."""
-        return model
-
     def write_examples(self, run_dir: Any, x_uint8: np.ndarray, outputs: Sequence[np.ndarray],
                        targets: Any, class_names: Sequence[str]) -> list[Path]:
         """A few predictions drawn next to the truth, for a person to look at."""
