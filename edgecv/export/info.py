@@ -19,7 +19,7 @@ def inspect_tflite(path: "str | os.PathLike | bytes", *, edgetpu: bool = True) -
             "description": text_of(model.description)}
     info.update(describe(model, buf))
     info["metadata"] = read_metadata(buf)
-    info["standard_metadata"] = read_standard(buf)
+    info["standard_metadata"] = read_standard(buf, where=where)
     if edgetpu:
         info["edgetpu"] = check_operators(info)
     return info

@@ -33,14 +33,15 @@ def embed_standard(model_bytes: bytes, model_metadata: dict, files: dict[str, by
     return stream.getvalue()
 
 
-def read_standard(path_or_bytes: "str | os.PathLike | bytes") -> "dict | None":
+def read_standard(path_or_bytes: "str | os.PathLike | bytes", *,
+                  where: "str | None" = None) -> "dict | None":
     """{"metadata": ModelMetadata dict, "files": {name: bytes}} or None without the entry."""
-    raw = read_entry(path_or_bytes, ENTRY_NAME)
+    raw = read_entry(path_or_bytes, ENTRY_NAME, where=where)
     if raw is None:
         return None
     data = bytes(path_or_bytes) if isinstance(path_or_bytes, (bytes, bytearray)) else \
         Path(path_or_bytes).read_bytes()
-    where = "<bytes>" if isinstance(path_or_bytes, (bytes, bytearray)) else str(path_or_bytes)
+    where = where or ("<bytes>" if isinstance(path_or_bytes, (bytes, bytearray)) else str(path_or_bytes))
     metadata = codec.decode(raw, where=f"{where}: {ENTRY_NAME}")
     files = {}
     try:
