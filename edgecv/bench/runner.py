@@ -191,6 +191,22 @@ def _synthetic_input(detail, rng):
     return rng.integers(max(info.min, -128), min(info.max, 255) + 1, size=shape).astype(dtype)
 
 
+def sample_input(data, i, detail):
+    """Eval sample i as the input tensor takes it. An integer input quantized for raw pixels
+    (scale 1/std, zero point within half a level of mean: what edgecv exports) gets the raw
+    pixels, as apps and MediaPipe feed them; normalising first would land every pixel on an
+    exact half (zero point 128 for mean 127.5) and round it up by one level."""
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = detail.get("quantization") or (0.0, 0)
+    if dtype.kind in "iu" and scale and data["x"].dtype == np.uint8 \
+            and np.ndim(data["mean"]) == 0 and np.ndim(data["std"]) == 0:
+        offset = 128 if dtype == np.int8 else 0
+        if abs(scale * float(data["std"]) - 1.0) < 1e-5 and \
+                abs(zero_point + offset - float(data["mean"])) <= 0.5:
+            return (data["x"][i:i + 1].astype(np.int16) - offset).astype(dtype)
+    return quantize_input(_normalized_sample(data, i), detail)
+
+
 def _normalized_sample(data, i):
     mean = np.asarray(data["mean"], dtype=np.float32)
     std = np.asarray(data["std"], dtype=np.float32)
@@ -281,7 +297,7 @@ def benchmark(model_path, *, data=None, runs=50, warmup=5, min_seconds=0.0, thre
     rng = np.random.default_rng(0)
     for detail in inputs:
         if data is not None:
-            value = quantize_input(_normalized_sample(data, 0), detail)
+            value = sample_input(data, 0, detail)
         else:
             value = _synthetic_input(detail, rng)
         interpreter.set_tensor(detail["index"], value)
@@ -356,7 +372,7 @@ def _run_eval(interpreter, input_detail, output_details, data, say, tick=None):
     start = last_tick = time.perf_counter()
     for i in range(n):
         interpreter.set_tensor(input_detail["index"],
-                               quantize_input(_normalized_sample(data, i), input_detail))
+                               sample_input(data, i, input_detail))
         interpreter.invoke()
         for slot, detail in zip(collected, output_details):
             slot.append(dequantize_output(interpreter.get_tensor(detail["index"]), detail))

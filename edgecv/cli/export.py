@@ -221,6 +221,10 @@ def info_command(path: Path, as_json: bool) -> None:
     info = inspect_tflite(path)
     if as_json:
         slim = {k: v for k, v in info.items() if k != "operators"}
+        if slim.get("standard_metadata"):   # packed files (labels.txt) as text
+            std = slim["standard_metadata"]
+            slim["standard_metadata"] = dict(std, files={
+                name: data.decode("utf-8", "replace") for name, data in std["files"].items()})
         click.echo(json.dumps(slim, indent=2, default=str))
         return
     for line in format_info(info):
@@ -247,6 +251,9 @@ def format_info(info: dict) -> list[str]:
             lines.append(f"{key}: {_short_value(value)}")
     else:
         lines.append("metadata: none (not exported by edgecv)")
+    from edgecv.export.standard.summary import summary_lines
+
+    lines += summary_lines(info.get("standard_metadata"))
     for label, tensors in (("input", info["inputs"]), ("output", info["outputs"])):
         for t in tensors:
             lines.append(f"{label}: {t['name']}  {t['dtype']}  {t['shape_signature']}  "

@@ -220,3 +220,33 @@ def op_table(operators: list[dict]) -> list[dict]:
                                       "output_dtypes": list(outs)})
         row["count"] += 1
     return list(groups.values())
+
+
+def output_keys(model) -> list[str]:
+    """The name of each subgraph output, in the file's order: its signature name (the Keras
+    output name edgecv traces with), else the tensor's own name. Outputs are matched by
+    these names, never by position: the converter does not keep Keras' output order."""
+    sg = model.subgraphs[0]
+    outputs = [] if sg.outputs is None else [int(i) for i in sg.outputs]
+    names = {}
+    for sig in (model.signatureDefs or [])[:1]:
+        names = {int(m.tensorIndex): text_of(m.name) for m in (sig.outputs or [])}
+    tensors = sg.tensors or []
+    return [names.get(i) or text_of(tensors[i].name) for i in outputs]
+
+
+def order_outputs(model_bytes: bytes, keys: list[str]) -> bytes:
+    """The model with its subgraph outputs in the order of `keys` (signature names), so the
+    file lists its outputs as the Keras model does; bytes unchanged when already so."""
+    import flatbuffers
+
+    model, _, where = load_model_object(model_bytes)
+    current = output_keys(model)
+    if current == list(keys) or sorted(current) != sorted(keys):
+        return model_bytes
+    sg = model.subgraphs[0]
+    by_key = dict(zip(current, [int(i) for i in sg.outputs]))
+    sg.outputs = [by_key[k] for k in keys]
+    builder = flatbuffers.Builder(len(model_bytes) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
+    return bytes(builder.Output())

@@ -1,5 +1,5 @@
 """`edgecv info`'s facts about one .tflite file: the flatbuffer's tensors and ops, its
-edgecv metadata and the static Edge TPU verdict (kept apart from flatbuffer.py, which the
+edgecv metadata, the standard TFLite metadata and the static Edge TPU verdict (kept apart from flatbuffer.py, which the
 Edge TPU check itself reads, so neither imports the other both ways)."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 from edgecv.export.edgetpu import check_operators
 from edgecv.export.flatbuffer import describe, load_model_object, text_of
 from edgecv.export.metadata import read_metadata
+from edgecv.export.standard.embed import read_standard
 
 
 def inspect_tflite(path: "str | os.PathLike | bytes", *, edgetpu: bool = True) -> dict:
@@ -18,6 +19,7 @@ def inspect_tflite(path: "str | os.PathLike | bytes", *, edgetpu: bool = True) -
             "description": text_of(model.description)}
     info.update(describe(model, buf))
     info["metadata"] = read_metadata(buf)
+    info["standard_metadata"] = read_standard(buf, where=where)
     if edgetpu:
         info["edgetpu"] = check_operators(info)
     return info

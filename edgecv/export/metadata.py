@@ -37,46 +37,46 @@ _BUFFER_SIZE = 2
 
 
 # ---------------------------------------------------------------- reading (stdlib)
-class _Reader:
+class FlatReader:
     """Bounds-checked reads of flatbuffer tables: a corrupt file raises, never crashes."""
 
     def __init__(self, buf: bytes, where: str):
         self.buf = buf
         self.where = where
 
-    def _unpack(self, fmt: str, pos: int) -> int:
+    def unpack(self, fmt: str, pos: int) -> int:
         if pos < 0 or pos + struct.calcsize(fmt) > len(self.buf):
             raise ExportError(f"{self.where}: corrupt or truncated TFLite file "
                               f"(offset {pos} outside {len(self.buf)} bytes)")
         return struct.unpack_from(fmt, self.buf, pos)[0]
 
     def field_pos(self, table: int, slot: int) -> int | None:
-        vtable = table - self._unpack("<i", table)
-        vt_size = self._unpack("<H", vtable)
+        vtable = table - self.unpack("<i", table)
+        vt_size = self.unpack("<H", vtable)
         entry = 4 + 2 * slot
         if entry >= vt_size:
             return None
-        off = self._unpack("<H", vtable + entry)
+        off = self.unpack("<H", vtable + entry)
         return table + off if off else None
 
     def scalar(self, table: int, slot: int, fmt: str, default: int = 0) -> int:
         pos = self.field_pos(table, slot)
-        return default if pos is None else self._unpack(fmt, pos)
+        return default if pos is None else self.unpack(fmt, pos)
 
     def indirect(self, table: int, slot: int) -> int | None:
         pos = self.field_pos(table, slot)
-        return None if pos is None else pos + self._unpack("<I", pos)
+        return None if pos is None else pos + self.unpack("<I", pos)
 
     def vector(self, table: int, slot: int) -> tuple[int, int]:
         """(start of elements, length) of a vector field; (0, 0) if absent."""
         pos = self.indirect(table, slot)
         if pos is None:
             return 0, 0
-        length = self._unpack("<I", pos)
+        length = self.unpack("<I", pos)
         return pos + 4, length
 
     def table_at(self, elem_pos: int) -> int:
-        return elem_pos + self._unpack("<I", elem_pos)
+        return elem_pos + self.unpack("<I", elem_pos)
 
     def bytes_at(self, start: int, length: int) -> bytes:
         if start < 0 or start + length > len(self.buf):
@@ -104,16 +104,30 @@ def read_metadata(path_or_bytes: "str | os.PathLike | bytes | bytearray") -> dic
 
     Raises ExportError when the input is not a readable TFLite flatbuffer."""
     buf, where = _load(path_or_bytes)
+    raw = read_entry(buf, METADATA_NAME, where=where)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{where}: {METADATA_NAME} is not valid JSON ({exc})") from None
+
+
+def read_entry(path_or_bytes: "str | os.PathLike | bytes | bytearray", name: str, *,
+               where: "str | None" = None) -> "bytes | None":
+    """The bytes of the `Model.metadata` entry called `name` (its buffer), or None."""
+    buf, loaded_from = _load(path_or_bytes)
+    where = where or loaded_from
     if len(buf) < 8 or buf[4:8] != TFLITE_IDENTIFIER:
         raise ExportError(f"{where}: not a TFLite file (identifier {bytes(buf[4:8])!r}, "
                           f"expected {TFLITE_IDENTIFIER!r})")
-    r = _Reader(buf, where)
-    model = r._unpack("<I", 0)
+    r = FlatReader(buf, where)
+    model = r.unpack("<I", 0)
     meta_start, meta_len = r.vector(model, _MODEL_METADATA)
     buffers_start, buffers_len = r.vector(model, _MODEL_BUFFERS)
     for i in range(meta_len):
         entry = r.table_at(meta_start + 4 * i)
-        if r.string(entry, _METADATA_NAME) != METADATA_NAME:
+        if r.string(entry, _METADATA_NAME) != name:
             continue
         index = r.scalar(entry, _METADATA_BUFFER, "<I")
         if index >= buffers_len:
@@ -122,14 +136,10 @@ def read_metadata(path_or_bytes: "str | os.PathLike | bytes | bytearray") -> dic
         buffer = r.table_at(buffers_start + 4 * index)
         data_start, data_len = r.vector(buffer, _BUFFER_DATA)
         if data_start:
-            raw = r.bytes_at(data_start, data_len)
-        else:  # >2 GB models keep buffers after the flatbuffer, by offset/size
-            raw = r.bytes_at(r.scalar(buffer, _BUFFER_OFFSET, "<Q"),
-                             r.scalar(buffer, _BUFFER_SIZE, "<Q"))
-        try:
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ExportError(f"{where}: {METADATA_NAME} is not valid JSON ({exc})") from None
+            return r.bytes_at(data_start, data_len)
+        # >2 GB models keep buffers after the flatbuffer, by offset/size
+        return r.bytes_at(r.scalar(buffer, _BUFFER_OFFSET, "<Q"),
+                          r.scalar(buffer, _BUFFER_SIZE, "<Q"))
     return None
 
 
@@ -241,6 +251,14 @@ def schema_module():
 def embed_metadata(model_bytes: bytes, meta: dict) -> bytes:
     """Return `model_bytes` with `meta` as JSON in the "edgecv_metadata" entry
     (replacing an earlier one)."""
+    return embed_entry(model_bytes, METADATA_NAME,
+                       json.dumps(meta, default=_jsonable).encode("utf-8"))
+
+
+def embed_entry(model_bytes: bytes, name: str, payload: bytes) -> bytes:
+    """Return `model_bytes` with `payload` in the `Model.metadata` entry called `name`
+    (replacing an earlier one). The flatbuffer is rebuilt, so anything appended after it
+    (a packed zip of associated files) is dropped: pack such files last."""
     import flatbuffers
     import numpy as np
 
@@ -249,18 +267,18 @@ def embed_metadata(model_bytes: bytes, meta: dict) -> bytes:
     if any(b.offset for b in (model.buffers or [])):
         raise ExportError("embedding metadata in >2 GB TFLite files (external buffers) "
                           "is not supported")
-    payload = np.frombuffer(json.dumps(meta, default=_jsonable).encode("utf-8"), np.uint8)
+    data = np.frombuffer(payload, np.uint8)
     model.buffers = list(model.buffers or [])
     model.metadata = list(model.metadata or [])
-    entry = next((m for m in model.metadata if _name(m.name) == METADATA_NAME), None)
+    entry = next((m for m in model.metadata if _name(m.name) == name), None)
     if entry is None:
         model.buffers.append(schema.BufferT())
         entry = schema.MetadataT()
-        entry.name = METADATA_NAME
+        entry.name = name
         entry.buffer = len(model.buffers) - 1
         model.metadata.append(entry)
-    model.buffers[entry.buffer].data = payload
-    builder = flatbuffers.Builder(len(model_bytes) + len(payload) + 1024)
+    model.buffers[entry.buffer].data = data
+    builder = flatbuffers.Builder(len(model_bytes) + len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
     return bytes(builder.Output())
 

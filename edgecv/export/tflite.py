@@ -2,6 +2,7 @@
 with edgecv metadata embedded and beside it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ from typing import Any, Callable, Iterable
 from edgecv import fileio
 from edgecv.errors import ExportError
 from edgecv.export.formats import IO_TYPES, Format, PostResult, get_format
+from edgecv.export.input_range import check_pixel_input, pinned_qat_input, pinned_representative
 from edgecv.signals import raise_if_terminated
 
 
@@ -65,16 +67,22 @@ def convert(model, fmt: "str | Format", *, representative=None, io_type: str = "
                           "unless the model was trained with QAT")
 
     converter = _converter(model, static_batch=f.static_batch)
+    if f.integer and representative is not None:
+        representative = pinned_representative(representative)
     f.configure_converter(converter, qat=qat, representative=representative, io_type=io_type)
     try:
-        data = converter.convert()
+        with pinned_qat_input(model) if f.integer and qat else contextlib.nullcontext():
+            data = converter.convert()
     except Exception as exc:  # converter errors are long MLIR dumps: keep the first line
         raise_if_terminated()  # Ctrl-C inside the converter's C++ surfaces as a SystemError
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"TFLite conversion to {f.name} failed: {first}") from exc
     if f.integer:
         _require_integer(data, f.name)
-    return bytes(data)
+        check_pixel_input(data, io_type, f.name)
+    from edgecv.export.flatbuffer import order_outputs
+
+    return order_outputs(bytes(data), list(model.output_names))
 
 
 def _converter(model, *, static_batch: bool):
@@ -93,13 +101,23 @@ def _converter(model, *, static_batch: bool):
     if static_batch and any(d is None for s in specs for d in s.shape):
         raise ExportError(f"model input shapes {[s.shape.as_list() for s in specs]} are not "
                           "static; the Edge TPU needs a fixed input size")
-    fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
+    # Outputs keyed by their Keras names: the file's signature then names every output,
+    # so metadata and runners match outputs by name (`flatbuffer.output_keys`).
+    names = list(model.output_names)
+
+    def call(*xs):
+        outputs = model(list(xs) if len(xs) > 1 else xs[0], training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        return dict(zip(names, outputs))
+
+    fn = tf.function(call)
     try:
         concrete = fn.get_concrete_function(*specs)
     except Exception as exc:
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"tracing the model for TFLite conversion failed: {first}") from exc
-    return tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    # The model as trackable_obj: the converter then writes the signature (output names).
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
 
 
 def _require_integer(data: bytes, fmt: str) -> None:
@@ -115,13 +133,15 @@ def _require_integer(data: bytes, fmt: str) -> None:
 
 def io_metadata(data: bytes) -> dict:
     """Input/output tensor facts read back from the converted flatbuffer."""
-    from edgecv.export.flatbuffer import describe, load_model_object
+    from edgecv.export.flatbuffer import describe, load_model_object, output_keys
 
     model, buf, _ = load_model_object(data)
     d = describe(model, buf)
     keep = ("name", "dtype", "shape", "quantization")
+    keys = output_keys(model)
     return {"inputs": [{k: t[k] for k in keep} for t in d["inputs"]],
-            "outputs": [{k: t[k] for k in keep} for t in d["outputs"]]}
+            "outputs": [dict({k: t[k] for k in keep}, key=key)
+                        for t, key in zip(d["outputs"], keys)]}
 
 
 def export_model(model, fmt: "str | Format", out_path: "str | os.PathLike", *,
@@ -152,7 +172,11 @@ def export_model(model, fmt: "str | Format", out_path: "str | os.PathLike", *,
     meta.update(io_metadata(data))
     data = md.embed_metadata(data, meta)
     post = f.post(data, out_path.name) if f.post is not None else PostResult(data)
-    data = post.data
+    # Last: the standard metadata packs labels.txt as a zip after the flatbuffer, which
+    # any later rebuild of the flatbuffer would drop.
+    from edgecv.export.standard.write import add_standard_metadata
+
+    data = add_standard_metadata(post.data, meta, name=out_path.stem)
     sidecar = md.sidecar_path(out_path)
     fileio.write_bytes(out_path, data)
     try:

@@ -72,6 +72,14 @@ class Task:
         """Extra .tflite metadata an app needs to decode the outputs (e.g. anchors)."""
         return {}
 
+    def app_outputs(self, keys: Sequence[str]) -> Any:
+        """How the exported file's outputs (graph output names `keys`) are described to apps
+        in the standard TFLite Model Metadata (`edgecv.tasks.app_outputs.AppOutputs`):
+        plain features unless the task says what they are."""
+        from edgecv.tasks.app_outputs import feature_outputs
+
+        return feature_outputs(keys, f"{self.name} model output")
+
     def write_examples(self, run_dir: Any, x_uint8: np.ndarray, outputs: Sequence[np.ndarray],
                        targets: Any, class_names: Sequence[str]) -> list[Path]:
         """A few predictions drawn next to the truth, for a person to look at."""

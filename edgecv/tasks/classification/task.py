@@ -36,6 +36,14 @@ class ClassificationTask(Task):
 
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
+    def app_outputs(self, keys):
+        from edgecv.tasks.app_outputs import AppOutputs, OutputTensor, only_key
+
+        return AppOutputs((OutputTensor(
+            key=only_key(keys, self.name), name="probability",
+            description="Probability of each class (softmax), in the order of labels.txt",
+            labels="axis", value_bounds=(0.0, 1.0)),), summary="image classifier")
+
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict:
         probs = np.asarray(outputs[0], dtype=np.float32).reshape(len(targets), -1)
         return classification_scores(probs, np.asarray(targets), len(class_names))

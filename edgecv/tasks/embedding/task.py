@@ -81,6 +81,16 @@ class EmbeddingTask(Task):
         result = embedding_scores(embeddings, labels)
         return replace(self, threshold=round(result["best_threshold"], 6))
 
+    def app_outputs(self, keys):
+        from edgecv.tasks.app_outputs import AppOutputs, OutputTensor, only_key
+
+        same = "" if self.threshold is None else \
+            f"; same identity iff squared distance <= {self.threshold:g}"
+        return AppOutputs((OutputTensor(
+            key=only_key(keys, self.name), name="embedding",
+            description=f"L2-normalised {self.spec.dim}-d embedding{same}",
+            value_bounds=(-1.0, 1.0)),), summary="image embedder")
+
     def export_metadata(self) -> dict:
         part = {"dim": self.spec.dim, "l2_normalized": True, "distance": "squared_euclidean",
                 "loss": self.spec.loss, "margin": self.spec.margin}

@@ -63,6 +63,15 @@ class SegmentationTask(Task):
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict:
         return segmentation_scores(_first(outputs), np.asarray(targets), class_names)
 
+    def app_outputs(self, keys):
+        from edgecv.tasks.app_outputs import AppOutputs, OutputTensor, only_key
+
+        return AppOutputs((OutputTensor(
+            key=only_key(keys, self.name), name="segmentation_masks",
+            description="Per-pixel probability of each class (softmax over the last axis, "
+                        "labels.txt order, background first); the category mask is its argmax",
+            labels="axis", value_bounds=(0.0, 1.0)),), summary="image segmenter")
+
     def write_examples(self, run_dir, x_uint8, outputs, masks, class_names, **kwargs) -> list[Path]:
         return write_overlays(run_dir, x_uint8, outputs, masks, class_names, **kwargs)
 

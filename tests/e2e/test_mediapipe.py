@@ -1,0 +1,101 @@
+"""edgecv's exported files run in MediaPipe Tasks as they are, proven by MediaPipe itself:
+tiny models exported here, run by tests/e2e/mediapipe_check.py in MediaPipe's own venv
+(tests/mediapipe_env.py), compared with edgecv's runner on the same images."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+import edgecv  # noqa: F401  (sets TF_USE_LEGACY_KERAS first)
+from tests.unit.export.test_export import LABELS, normalize, pixels, tiny_model
+
+SIZE = 32
+SEG_LABELS = ["background", "disc", "bar"]
+CHECK = __import__("pathlib").Path(__file__).with_name("mediapipe_check.py")
+
+
+@pytest.fixture(scope="module")
+def mediapipe_python():
+    from tests.mediapipe_env import ensure_venv
+
+    python, reason = ensure_venv()
+    if python is None:
+        pytest.skip(reason)
+    return python
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mp") / "images.npz"
+    x = pixels(12, seed=7)
+    np.savez(path, x=x, mean=127.5, std=127.5)
+    return path, x
+
+
+def tiny_segmenter():
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.Conv2D(len(SEG_LABELS), 3, padding="same",
+                            kernel_initializer=keras.initializers.RandomNormal(0, 1.0))(x)
+    return keras.Model(inp, keras.layers.Softmax()(x))
+
+
+def export(model, task, labels, formats, out):
+    from edgecv.export import export_model
+    from edgecv.export.metadata import build_metadata
+
+    meta = build_metadata(task=task, labels=labels, input_shape=[SIZE, SIZE, 3])
+    calib = normalize(pixels(16, seed=1))
+    return {f: export_model(model, f, out / f"{task}_{f}.tflite", representative=calib,
+                            metadata=meta).path for f in formats}
+
+
+def edgecv_outputs(path, images_npz):
+    from edgecv.bench.runner import benchmark
+
+    return benchmark(str(path), data=str(images_npz), runs=1, warmup=0, threads=1,
+                     delegate="none")["outputs"]
+
+
+def run_mediapipe(python, cases, tmp_path):
+    request, result = tmp_path / "request.json", tmp_path / "result.json"
+    request.write_text(json.dumps({"cases": cases}))
+    done = subprocess.run([str(python), str(CHECK), str(request), str(result)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(result.read_text())["cases"]
+    errors = {k: v["error"] for k, v in found.items() if "error" in v}
+    assert not errors, errors
+    return found
+
+
+def test_classifier_files_run_in_mediapipe_with_label_names(mediapipe_python, images, tmp_path):
+    npz, _ = images
+    files = export(tiny_model(seed=6), "classification", LABELS, ["float32", "float16", "int8"], tmp_path)
+    found = run_mediapipe(mediapipe_python, [
+        {"id": f, "kind": "classifier", "model": str(p), "images": str(npz)} for f, p in files.items()],
+        tmp_path)
+    for fmt, path in files.items():
+        top1 = edgecv_outputs(path, npz)[0].argmax(1)
+        assert found[fmt]["index"] == top1.tolist(), fmt          # 100 % agreement
+        assert found[fmt]["name"] == [LABELS[i] for i in top1], fmt
+
+
+def test_segmenter_files_run_in_mediapipe(mediapipe_python, images, tmp_path):
+    npz, _ = images
+    files = export(tiny_segmenter(), "segmentation", SEG_LABELS, ["float32", "int8"], tmp_path)
+    found = run_mediapipe(mediapipe_python, [
+        {"id": f, "kind": "segmenter", "model": str(p), "images": str(npz)} for f, p in files.items()],
+        tmp_path)
+    for fmt, path in files.items():
+        ours = edgecv_outputs(path, npz)[0].argmax(-1)
+        theirs = np.load(found[fmt]["masks"])["masks"]
+        assert theirs.shape == ours.shape
+        assert np.mean(theirs == ours) >= 0.999, fmt
+        assert found[fmt]["labels"] == SEG_LABELS

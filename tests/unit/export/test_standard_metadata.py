@@ -1,0 +1,64 @@
+"""The standard metadata codec and description, without TensorFlow: tables round-trip
+through the flatbuffer, outputs are matched by name, mismatches are refused by message."""
+from __future__ import annotations
+
+import pytest
+
+from edgecv.errors import ExportError
+from edgecv.export.standard import codec
+from edgecv.export.standard.describe import describe
+from edgecv.tasks.app_outputs import AppOutputs, OutputTensor
+
+DETECTOR = {
+    "name": "det", "version": "1", "min_parser_version": "1.2.0",
+    "subgraph_metadata": [{
+        "output_tensor_metadata": [
+            {"name": "location", "content": {"content_properties": (
+                "BoundingBoxProperties", {"index": [0, 1, 2, 3], "type": 1}),
+                "range": {"min": 2, "max": 2}}},
+            {"name": "score", "process_units": [{"options": (
+                "ScoreThresholdingOptions", {"global_score_threshold": 0.25})}],
+             "associated_files": [{"name": "labels.txt", "type": 3}]}],
+        "output_tensor_groups": [{"name": "detection_result", "tensor_names": ["location", "score"]}]}],
+}
+
+
+def test_tables_round_trip_through_the_flatbuffer():
+    data = codec.encode("ModelMetadata", DETECTOR)
+    assert data[4:8] == b"M001"
+    back = codec.decode(data)
+    assert back["name"] == "det" and back["min_parser_version"] == "1.2.0"
+    sub = back["subgraph_metadata"][0]
+    kind, box = sub["output_tensor_metadata"][0]["content"]["content_properties"]
+    assert kind == "BoundingBoxProperties" and box == {"index": [0, 1, 2, 3], "type": 1}
+    assert sub["output_tensor_metadata"][0]["content"]["range"] == {"min": 2, "max": 2}
+    option, value = sub["output_tensor_metadata"][1]["process_units"][0]["options"]
+    assert option == "ScoreThresholdingOptions"
+    assert value["global_score_threshold"] == pytest.approx(0.25)
+    assert sub["output_tensor_groups"] == [{"name": "detection_result",
+                                            "tensor_names": ["location", "score"]}]
+
+
+def test_unknown_field_and_corrupt_buffer_are_refused():
+    with pytest.raises(ExportError, match="ModelMetadata has no field 'autor'"):
+        codec.encode("ModelMetadata", {"autor": "me"})
+    with pytest.raises(ExportError, match="not a TFLite metadata flatbuffer"):
+        codec.decode(b"\x00" * 16)
+    with pytest.raises(ExportError, match="corrupt or truncated"):
+        codec.decode(codec.encode("ModelMetadata", DETECTOR)[:40])
+
+
+def test_outputs_are_described_in_the_files_order_by_name():
+    meta = {"task": "x", "labels": ["a", "b"], "normalization": {"mean": 127.5, "std": 127.5},
+            "inputs": [{"dtype": "uint8", "shape": [1, 8, 8, 1]}]}
+    app = AppOutputs((OutputTensor("scores_key", "score", "s", labels="axis"),
+                      OutputTensor("boxes_key", "location", "b", boxes=True)))
+    model, files = describe(meta, ["boxes_key", "scores_key"], app, name="m")
+    sub = model["subgraph_metadata"][0]
+    assert [t["name"] for t in sub["output_tensor_metadata"]] == ["location", "score"]
+    image = sub["input_tensor_metadata"][0]
+    assert image["content"]["content_properties"] == ("ImageProperties", {"color_space": 2})
+    assert image["stats"] == {"min": [0.0], "max": [255.0]}
+    assert files == {"labels.txt": b"a\nb\n"}
+    with pytest.raises(ExportError, match=r"outputs \['boxes_key', 'other'\] do not match"):
+        describe(meta, ["boxes_key", "other"], app, name="m")
