@@ -129,7 +129,8 @@ def test_validator_message_shows_the_value_once(tmp_path, capsys):
     recipe = write_recipe(tmp_path, VALID)
     assert main(["train", str(recipe), "--set", "name=über run"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "error: name: must be letters, digits, '_', '-' or '.', got 'über run'")
+        "error: name: must be ASCII letters, digits, '_', '-' or '.', starting with a letter or digit"
+        " (got 'über run')")
 
 
 def test_debug_works_after_the_sub_command(tmp_path):
