@@ -84,13 +84,17 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
     return exports
 
 
-def with_progress(representative: Callable[[], Iterable], count: int) -> Callable[[], Iterable]:
-    """The converter's representative_dataset, drawing a bar over its images: the converter
-    calls it once per calibrated format and runs the float model on every image."""
+def with_progress(representative: Any, count: int) -> Callable[[], Iterable]:
+    """The converter's representative_dataset (a callable or an array of samples, as
+    export_model takes), drawing a bar over its images: the converter calls it once per
+    calibrated format and runs the float model on every image."""
+    from edgecv.export.tflite import as_representative
     from edgecv.progress import iterate
 
+    samples = as_representative(representative)
+
     def generate():
-        return iterate(representative(), count, "export: calibrating", unit="img")
+        return iterate(samples(), count, "export: calibrating", unit="img")
 
     return generate
 
