@@ -54,6 +54,14 @@ def test_read_only_out_is_one_line(tmp_path, capsys):
         assert main(["train", str(QUICKSTART), "--out", str(ro / "run"), *FAST]) == 2
         one_error_line(capsys.readouterr().err, f"{ro / 'run'}: read-only file system")
         assert not (ro / "run").exists()
+        from edgecv.fileio import atomic_dir, write_json
+
+        with pytest.raises(OSError) as caught:   # the file asked for, not mkstemp's temp name
+            write_json(ro / "report.json", {})
+        assert caught.value.filename == str(ro / "report.json")
+        with pytest.raises(OSError) as caught, atomic_dir(ro / "saved_model"):
+            pass
+        assert caught.value.filename == str(ro / "saved_model")
 
 
 @pytest.mark.slow
