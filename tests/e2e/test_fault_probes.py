@@ -17,7 +17,7 @@ import pytest
 
 from edgecv.cli import main
 from tests.helpers import REPO, TINY_QUICKSTART
-from tests.safety_helpers import cli, env, one_error_line, tree_hash
+from tests.safety_helpers import cli, env, one_error_line
 
 QUICKSTART = REPO / "recipes" / "quickstart.yaml"
 # The shrunk quickstart, one float32 file: these tests are about faults, not formats.
@@ -31,7 +31,7 @@ def tmpfs(path: Path, *options: str):
         pytest.skip("mounting a tmpfs needs root")
     path.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(path)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
     try:
@@ -127,16 +127,15 @@ def test_an_exception_after_ctrl_c_is_the_interrupt():
     """The converter turned a Ctrl-C into `SystemError: ... bad argument to internal function`."""
     from edgecv.signals import interrupted, raise_if_terminated, sigterm_as_interrupt
 
-    with pytest.raises(KeyboardInterrupt) as caught:
-        with sigterm_as_interrupt():
-            try:
-                os.kill(os.getpid(), signal.SIGINT)            # the handler runs right here
-            except KeyboardInterrupt:
-                pass                                           # swallowed, as C++ code does
-            assert interrupted()
-            with pytest.raises(KeyboardInterrupt):
-                raise_if_terminated()
-            raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+    with pytest.raises(KeyboardInterrupt) as caught, sigterm_as_interrupt():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)            # the handler runs right here
+        except KeyboardInterrupt:
+            pass                                           # swallowed, as C++ code does
+        assert interrupted()
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_terminated()
+        raise SystemError("Objects/listobject.c:338: bad argument to internal function")
     assert isinstance(caught.value.__cause__, SystemError)
     assert not interrupted()
 
@@ -185,7 +184,7 @@ def test_unicode_and_spaces_in_every_path(quickstart_run, tmp_path, capsys):
     root = tmp_path / "dossier ü" / "données d'entrée"
     for name in ("chat noir", "狗", "c", "d", "e"):
         (root / name).mkdir(parents=True)
-        ok, png = cv2.imencode(".png", np.full((32, 32, 3), 90, np.uint8))
+        _, png = cv2.imencode(".png", np.full((32, 32, 3), 90, np.uint8))
         (root / name / "ïmage 1.png").write_bytes(png.tobytes())
     spec = tmp_path / "dossier ü" / "spéc.yaml"
     spec.write_text(f'format: folder\npath: "{root}"\n', encoding="utf-8")
