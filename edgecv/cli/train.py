@@ -5,8 +5,6 @@ from pathlib import Path
 
 import click
 
-from edgecv.errors import EdgecvError
-
 
 @click.command("train")
 @click.argument("recipe_path", metavar="RECIPE", type=click.Path(path_type=Path))
@@ -36,9 +34,9 @@ def train_command(recipe_path: Path, out_dir: Path | None, overrides: tuple[str,
                         force=force, is_chief=cluster_from_env()[2]) as folder:
         try:
             result = run_recipe(recipe, run_dir, resume=resume, echo=click.echo)
-        except EdgecvError:
-            # A run that failed before training produced anything leaves no folder behind;
-            # one with checkpoints is kept for --resume.
+        except Exception:   # a user error, or a disk that filled up / went read-only
+            # A run that failed before training produced anything leaves no folder behind
+            # (so the same command works again); one with checkpoints is kept for --resume.
             if not (run_dir / "train").exists():
                 folder.remove()
             raise
