@@ -11,7 +11,8 @@ the initial weights, the validation split, the shuffle order and the augmentatio
 The numbers come from each run's own report.json (the recipe's bench stage: the float
 Keras reference and every exported file scored on the same eval set) and its
 train/history.csv (training seconds); nothing is re-measured here. A seed whose run
-folder already holds a report.json made from the same recipe is reused, so an
+folder already holds a report.json from the same training (recipe digest without the
+export/bench sections) is reused, so an
 interrupted benchmark continues where it stopped (`--retrain` trains it again).
 
 The table: one row per seed and format, then mean / min / max over the seeds, and the
@@ -71,13 +72,14 @@ def read_seed(run_dir: Path) -> dict:
 
 
 def same_recipe(run_dir: Path, recipe: Path, seed: int, overrides: list[str]) -> bool:
-    """The run folder was made from this recipe with this seed and these overrides."""
+    """The run folder trained this recipe with this seed and these overrides. The training
+    digest leaves out export/bench: a changed gate is checked here, not retrained for."""
     from edgecv.recipe import load_recipe
 
     if not (run_dir / "report.json").exists() or not (run_dir / "recipe.yaml").exists():
         return False
     wanted = load_recipe(recipe, overrides=[f"seed={seed}", *overrides])
-    return load_recipe(run_dir / "recipe.yaml").digest() == wanted.digest()
+    return load_recipe(run_dir / "recipe.yaml").training_digest() == wanted.training_digest()
 
 
 def spread(values: list[float]) -> str:

@@ -21,9 +21,10 @@ def plain_mode(*, directory: bool = False) -> int:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it into place only on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temp name keeps the real suffix: Keras and TF pick a format from it.
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The temp name keeps the real suffix: Keras and TF pick a format from it.
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates 0600; give the final file the permissions a plain open() would.
@@ -40,11 +41,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 @contextlib.contextmanager
 def _naming(path: Path) -> Iterator[None]:
     """A write's OSError names the file being written: `f.write` failing with ENOSPC says only
-    "No space left on device", and the command line's one-line error needs the path."""
+    "No space left on device" and mkstemp names its random temp file, but the command
+    line's one-line error should name the file the user asked for."""
     try:
         yield
     except OSError as exc:
-        if exc.filename is not None or exc.errno is None:
+        named = exc.filename is not None and not Path(str(exc.filename)).name.startswith(".tmp-")
+        if named or exc.errno is None:
             raise
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
@@ -80,8 +83,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     import shutil
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = Path(tempfile.mkdtemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent))
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = Path(tempfile.mkdtemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent))
     try:
         with _naming(path):
             yield tmp_path

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import re
-from typing import Optional
 
 # errno -> the short reason shown. Only conditions of the machine the user can change;
 # ENOENT and friends stay with the code that knows which input is missing.
@@ -36,7 +35,7 @@ HINT = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
         errno.EPERM: "check its permissions or use another folder"}
 
 
-def fault(exc: BaseException) -> Optional[tuple[int, str]]:
+def fault(exc: BaseException) -> tuple[int, str] | None:
     """(errno, path) of the first file-system fault in `exc` or its causes, else None."""
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -50,7 +49,7 @@ def fault(exc: BaseException) -> Optional[tuple[int, str]]:
     return None
 
 
-def user_message(exc: BaseException) -> Optional[str]:
+def user_message(exc: BaseException) -> str | None:
     """`PATH: no space left on device (free some space, then run the command again ...)`."""
     found = fault(exc)
     if found is None:

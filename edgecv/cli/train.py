@@ -6,7 +6,6 @@ from pathlib import Path
 import click
 
 from edgecv import console
-from edgecv.errors import EdgecvError
 
 
 @click.command("train")
@@ -39,9 +38,9 @@ def train_command(recipe_path: Path, out_dir: Path | None, overrides: tuple[str,
             console.keep_log(run_dir / console.LOG_NAME)
         try:
             result = run_recipe(recipe, run_dir, resume=resume, echo=click.echo, warn=console.warn)
-        except EdgecvError:
-            # A run that failed before training produced anything leaves no folder behind;
-            # one with checkpoints is kept for --resume.
+        except Exception:   # a user error, or a disk that filled up / went read-only
+            # A run that failed before training produced anything leaves no folder behind
+            # (so the same command works again); one with checkpoints is kept for --resume.
             if not (run_dir / "train").exists():
                 folder.remove()
             raise

@@ -13,7 +13,7 @@ kernels, whose blocking still follows the cache sizes).
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 # Opt-out for GPU users who prefer speed over bit-identical reruns.
 DETERMINISM_ENV = "EDGECV_DETERMINISTIC"
@@ -33,7 +33,7 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def pin_threads(threads: Optional[int]) -> None:
+def pin_threads(threads: int | None) -> None:
     """Fix TF's intra- and inter-op pools to `threads` (None: leave TF's default).
 
     Must run before TensorFlow executes its first op; in a process where TF already ran
@@ -60,7 +60,7 @@ def runtime_facts(seed: int) -> dict[str, Any]:
 
     def pool(configured: int, env: str) -> int:
         # 0 = TF's default: the variable if set, else one thread per CPU.
-        return configured or int(os.environ.get(env, 0) or 0) or int(cpus or 1)
+        return configured or int(os.environ.get(env) or 0) or int(cpus or 1)
 
     return {
         "seed": int(seed),

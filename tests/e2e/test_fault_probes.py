@@ -17,7 +17,7 @@ import pytest
 
 from edgecv.cli import main
 from tests.helpers import REPO, TINY_QUICKSTART
-from tests.safety_helpers import cli, env, one_error_line, tree_hash
+from tests.safety_helpers import cli, env, one_error_line
 
 QUICKSTART = REPO / "recipes" / "quickstart.yaml"
 # The shrunk quickstart, one float32 file: these tests are about faults, not formats.
@@ -31,7 +31,7 @@ def tmpfs(path: Path, *options: str):
         pytest.skip("mounting a tmpfs needs root")
     path.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(path)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
     try:
@@ -54,6 +54,22 @@ def test_read_only_out_is_one_line(tmp_path, capsys):
         assert main(["train", str(QUICKSTART), "--out", str(ro / "run"), *FAST]) == 2
         one_error_line(capsys.readouterr().err, f"{ro / 'run'}: read-only file system")
         assert not (ro / "run").exists()
+        from edgecv.fileio import atomic_dir, write_json
+
+        with pytest.raises(OSError) as caught:   # the file asked for, not mkstemp's temp name
+            write_json(ro / "report.json", {})
+        assert caught.value.filename == str(ro / "report.json")
+        with pytest.raises(OSError) as caught, atomic_dir(ro / "saved_model"):
+            pass
+        assert caught.value.filename == str(ro / "saved_model")
+
+
+def test_disk_full_before_training_leaves_no_folder(tmp_path, capsys):
+    """recipe.yaml does not fit: the fresh folder goes again, so the same command can be rerun."""
+    with tmpfs(tmp_path / "wee", "size=8k") as wee:     # room for the lock and marker pages only
+        assert main(["train", str(QUICKSTART), "--out", str(wee / "run"), *FAST]) == 2
+        one_error_line(capsys.readouterr().err, f"{wee / 'run' / 'recipe.yaml'}: no space left on device")
+        assert list(wee.iterdir()) == []
 
 
 @pytest.mark.slow
@@ -119,16 +135,15 @@ def test_an_exception_after_ctrl_c_is_the_interrupt():
     """The converter turned a Ctrl-C into `SystemError: ... bad argument to internal function`."""
     from edgecv.signals import interrupted, raise_if_terminated, sigterm_as_interrupt
 
-    with pytest.raises(KeyboardInterrupt) as caught:
-        with sigterm_as_interrupt():
-            try:
-                os.kill(os.getpid(), signal.SIGINT)            # the handler runs right here
-            except KeyboardInterrupt:
-                pass                                           # swallowed, as C++ code does
-            assert interrupted()
-            with pytest.raises(KeyboardInterrupt):
-                raise_if_terminated()
-            raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+    with pytest.raises(KeyboardInterrupt) as caught, sigterm_as_interrupt():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)            # the handler runs right here
+        except KeyboardInterrupt:
+            pass                                           # swallowed, as C++ code does
+        assert interrupted()
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_terminated()
+        raise SystemError("Objects/listobject.c:338: bad argument to internal function")
     assert isinstance(caught.value.__cause__, SystemError)
     assert not interrupted()
 
@@ -177,7 +192,7 @@ def test_unicode_and_spaces_in_every_path(quickstart_run, tmp_path, capsys):
     root = tmp_path / "dossier ü" / "données d'entrée"
     for name in ("chat noir", "狗", "c", "d", "e"):
         (root / name).mkdir(parents=True)
-        ok, png = cv2.imencode(".png", np.full((32, 32, 3), 90, np.uint8))
+        _, png = cv2.imencode(".png", np.full((32, 32, 3), 90, np.uint8))
         (root / name / "ïmage 1.png").write_bytes(png.tobytes())
     spec = tmp_path / "dossier ü" / "spéc.yaml"
     spec.write_text(f'format: folder\npath: "{root}"\n', encoding="utf-8")
