@@ -561,7 +561,8 @@ def _read_state(state: Path) -> dict | None:
 
 def stop_board(state: Path, timeout: float = 15.0) -> bool:
     """Stop the board started with this state folder; True if one was running."""
-    info = _read_state(Path(state))
+    state = Path(state).resolve()   # as start recorded it in the board's command line
+    info = _read_state(state)
     if not info:
         return False
     pid = int(info["pid"])
