@@ -95,7 +95,9 @@ def test_board_runs_aarch64_litert_with_the_hosts_top1(board, quickstart_int8, h
     assert board_out.shape == host_out.shape == (48, 5)
     np.testing.assert_array_equal(board_out.argmax(1), host_out.argmax(1))
     scale = host_result["output_details"][0]["scale"]
-    assert np.abs(board_out - host_out).max() / scale < 0.5   # int8 outputs agree exactly
+    # Equal so far (benchmarks/README.md); aarch64 requantization may legitimately round one
+    # step apart (seen on a U-Net), never more.
+    assert np.abs(board_out - host_out).max() / scale < 1.5
     assert result["accuracy"] == host_result["accuracy"]
 
 
