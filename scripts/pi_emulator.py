@@ -392,6 +392,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass
 class Board:
     """A started board: its ssh target and the files a client needs."""
@@ -498,6 +507,8 @@ def start(spec: BoardSpec | None = None, *, cache: Path | None = None, port: int
     if not built(spec, cache):
         raise BoardError(f"no board built at {root}: run `{Path(__file__).name} build` first")
     port = port or free_port()
+    if not _port_free(port):   # else the banner check below would greet whatever listens there
+        raise BoardError(f"--port {port}: 127.0.0.1:{port} is already in use")
     state = Path(state or (cache or cache_root()) / "boards" / str(port)).resolve()
     old = _read_state(state)
     if old and _is_our_board(old["pid"], state):
@@ -526,7 +537,8 @@ def start(spec: BoardSpec | None = None, *, cache: Path | None = None, port: int
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            text = (state / "board.log").read_text(errors="replace").strip()
+            text = "; ".join((state / "board.log").read_text(errors="replace").split("\n")[-5:]).strip("; ")
+            stop_board(state)
             raise BoardError(f"the board exited ({proc.returncode}): {text[-500:] or 'no output'}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
@@ -549,7 +561,8 @@ def _read_state(state: Path) -> dict | None:
 
 def stop_board(state: Path, timeout: float = 15.0) -> bool:
     """Stop the board started with this state folder; True if one was running."""
-    info = _read_state(Path(state))
+    state = Path(state).resolve()   # as start recorded it in the board's command line
+    info = _read_state(state)
     if not info:
         return False
     pid = int(info["pid"])

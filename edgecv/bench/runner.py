@@ -502,11 +502,14 @@ def format_summary(result):
     lines = [
         f"model:    {result['model']} ({result['size_bytes'] / 2**20:.2f} MiB)",
         f"runtime:  {result['runtime']}, delegate {result['delegate']}, threads {lat['threads']}",
+        f"device:   {result['machine']}" + (f", {result['cpu']}" if result.get("cpu") else ""),
         f"init:     {lat['init_ms']:.2f} ms   first inference: {lat['first_ms']:.2f} ms",
         f"latency:  p50 {lat['p50']:.3f} ms  p90 {lat['p90']:.3f} ms  p99 {lat['p99']:.3f} ms  "
         f"mean {lat['mean']:.3f} ± {lat['std']:.3f} ms  ({lat['runs']} runs, {lat['warmup']} warmup)",
         f"fps:      {1000.0 / lat['p50']:.1f} (from p50)" if lat["p50"] > 0 else "fps: n/a",
     ]
+    if result.get("emulation"):
+        lines.append(f"EMULATED: {result['emulation']}; these timings are not the device's")
     if result.get("peak_rss_mb") is not None:
         lines.append(f"peak RSS: {result['peak_rss_mb']:.1f} MiB")
     if "accuracy" in result:

@@ -15,7 +15,9 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+# The board tests take ~1 min with a cached board (emulated Python imports numpy in ~5 s);
+# the first run on a machine also builds the board (minutes; .ci/run starts it early).
+slow = pytest.mark.slow
 
 
 def _mirror_unreachable(mirror: str) -> str | None:
@@ -74,6 +76,7 @@ def host_result(quickstart_int8):
     return runner.benchmark(str(tflite), data=str(eval_npz), runs=2, warmup=0, threads=1)
 
 
+@slow
 def test_board_runs_aarch64_litert_with_the_hosts_top1(board, quickstart_int8, host_result):
     """The runner on the board under Debian's numpy (Raspberry Pi OS bookworm's apt numpy is
     1.24; the CLI test below uses the board's pip numpy 2.x): aarch64, emulation detected,
@@ -92,10 +95,13 @@ def test_board_runs_aarch64_litert_with_the_hosts_top1(board, quickstart_int8, h
     assert board_out.shape == host_out.shape == (48, 5)
     np.testing.assert_array_equal(board_out.argmax(1), host_out.argmax(1))
     scale = host_result["output_details"][0]["scale"]
-    assert np.abs(board_out - host_out).max() / scale < 0.5   # int8 outputs agree exactly
+    # Equal so far (benchmarks/README.md); aarch64 requantization may legitimately round one
+    # step apart (seen on a U-Net), never more.
+    assert np.abs(board_out - host_out).max() / scale < 1.5
     assert result["accuracy"] == host_result["accuracy"]
 
 
+@slow
 def test_cli_bench_remote_reports_the_board_and_emulation(board, quickstart_int8, host_result,
                                                           tmp_path, monkeypatch, capsys):
     """`edgecv bench FILE --remote pi-emulator` with the ~/.ssh/config block `start` prints."""
@@ -122,8 +128,29 @@ def test_cli_bench_remote_reports_the_board_and_emulation(board, quickstart_int8
     assert f"on {board.target} (Linux aarch64, " in md and "**Emulated**" in md
 
 
+@slow
 def test_start_refuses_a_second_board_on_the_same_state(emulator, board):
     with pytest.raises(emulator.BoardError, match="a board already runs with state"):
         emulator.start(state=board.state)
+    with pytest.raises(emulator.BoardError, match=rf"--port {board.port}: .* already in use"):
+        emulator.start(port=board.port)
     assert board.alive()
+
+
+def test_board_cpuinfo_reads_as_a_pi_and_the_cache_key_follows_the_spec(emulator):
+    """No board needed: the cpuinfo the board mounts is what the runner names, and the cache
+    folder changes with anything that changes the board's contents."""
+    from edgecv.bench import runner
+
+    assert runner.cpu_name(emulator.cpuinfo_text("cortex-a76"), "") == (
+        "edgecv pi-emulator (qemu-user cortex-a76), 4 x Cortex-A76")
+    assert runner.cpu_name(emulator.cpuinfo_text("cortex-a72"), "").endswith("4 x Cortex-A72")
+    spec = emulator.BoardSpec(mirror="http://deb.debian.org/debian", litert="2.3.0")
+    assert spec.key == emulator.BoardSpec(mirror="http://deb.debian.org/debian", litert="2.3.0").key
+    assert spec.key.startswith("bookworm-") and spec.python == "3.11"
+    for other in ({"litert": "2.4.0"}, {"numpy": "2.3.0"}, {"suite": "trixie"}):
+        assert emulator.BoardSpec(**{"mirror": spec.mirror, "litert": "2.3.0", **other}).key != spec.key
+    assert emulator.BoardSpec(suite="trixie", mirror=spec.mirror).extra_numpy == ()
+    with pytest.raises(emulator.BoardError, match="--suite 'sid'"):
+        _ = emulator.BoardSpec(suite="sid", mirror=spec.mirror).python
 

@@ -60,3 +60,17 @@ def test_report_names_the_device_and_marks_emulated_latency():
     assert emulated_note(entry) in md and "not the device's latency" in md
     native = BenchEntry(format="int8", latency_ms=latency, machine="Linux x86_64", host="local")
     assert "Emulated" not in render_markdown([native], title="t")
+
+
+def test_runner_summary_names_the_device_and_emulation():
+    """`python3 runner.py MODEL` on the device prints where it ran and flags emulation."""
+    latency = {"mean": 50.0, "std": 1.0, "min": 49.0, "p50": 50.0, "p90": 51.0, "p99": 52.0,
+               "max": 53.0, "runs": 5, "warmup": 1, "threads": 1, "init_ms": 9.0, "first_ms": 60.0}
+    result = {"model": "m.tflite", "size_bytes": 2 ** 20, "runtime": "ai_edge_litert 2.3.0",
+              "delegate": "auto", "latency_ms": latency, "machine": "Linux aarch64",
+              "cpu": "4 x Cortex-A76", "emulation": "qemu-user: /usr/bin/qemu-aarch64-static runs this"}
+    lines = runner.format_summary(result).splitlines()
+    assert "device:   Linux aarch64, 4 x Cortex-A76" in lines
+    assert "EMULATED: qemu-user: /usr/bin/qemu-aarch64-static runs this; these timings are not the device's" in lines
+    native = runner.format_summary(dict(result, emulation=None, cpu=None))
+    assert "device:   Linux aarch64" in native.splitlines() and "EMULATED" not in native
