@@ -57,11 +57,15 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
             resize=recipe.data.resize)
 
     exports = []
+    wrapped: dict[int, Any] = {}   # the task's exported model, once per source model
     for f in fmts:
         out = Path(out_dir) / output_name(stem, f)
         echo(f"export: {f.name} ...")
         try:
-            result = export_model(source_model(f, model, qat_model), f, out,
+            source = source_model(f, model, qat_model)
+            if task is not None and id(source) not in wrapped:
+                wrapped[id(source)] = task.exported_model(source)
+            result = export_model(wrapped.get(id(source), source), f, out,
                                   representative=representative if f.needs_calibration else None,
                                   io_type=io_type, metadata=metadata)
         except EdgecvError as exc:

@@ -8,6 +8,18 @@ from pydantic import Field
 from edgecv.schema import Strict
 
 
+class DetectionExportSpec(Strict):
+    """What the exported files hold: raw heads decoded by edgecv (`postprocess: none`), or
+    the decode + NMS in the graph (`nms`: what MediaPipe's ObjectDetector and apps that
+    want boxes straight from the interpreter run). Thresholds are the app's, baked into the
+    file; the bench scores the float reference with the same ones."""
+
+    postprocess: Literal["none", "nms"] = "none"
+    score_threshold: float = Field(0.25, ge=0.0, lt=1.0)
+    iou_threshold: float = Field(0.45, gt=0.0, le=1.0)
+    max_detections: int = Field(25, gt=0, le=1000)
+
+
 class DetectionSpec(Strict):
     """YOLO settings; anchors are (width, height) in input pixels, or `auto` (k-means)."""
 
@@ -22,3 +34,4 @@ class DetectionSpec(Strict):
     iou_threshold: float = Field(0.45, gt=0.0, le=1.0)
     max_detections: int = Field(100, gt=0)
     max_boxes: int = Field(20, gt=0)                         # padding per image in the pipeline
+    export: DetectionExportSpec = Field(default_factory=DetectionExportSpec)
