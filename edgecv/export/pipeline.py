@@ -57,15 +57,16 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
             resize=recipe.data.resize)
 
     exports = []
-    wrapped: dict[int, Any] = {}   # the task's exported model, once per source model
+    wrapped: dict[tuple, Any] = {}   # the task's exported model, once per source model
     for f in fmts:
         out = Path(out_dir) / output_name(stem, f)
         echo(f"export: {f.name} ...")
         try:
             source = source_model(f, model, qat_model)
-            if task is not None and id(source) not in wrapped:
-                wrapped[id(source)] = task.exported_model(source)
-            result = export_model(wrapped.get(id(source), source), f, out,
+            key = (id(source), f.integer)
+            if task is not None and key not in wrapped:
+                wrapped[key] = task.exported_model(source, integer=f.integer)
+            result = export_model(wrapped.get(key, source), f, out,
                                   representative=representative if f.needs_calibration else None,
                                   io_type=io_type, metadata=metadata)
         except EdgecvError as exc:

@@ -73,9 +73,10 @@ class Task:
         same files. Default: nothing to restore."""
         return self
 
-    def exported_model(self, model: Any) -> Any:
+    def exported_model(self, model: Any, *, integer: bool = False) -> Any:
         """The Keras model the exported files hold: the trained model, unless the task puts
-        its post-processing in the graph (detection `export.postprocess: nms`)."""
+        its post-processing in the graph (detection `export.postprocess: nms`). `integer`:
+        the file is a full-integer format (a task may refuse: ExportError)."""
         return model
 
     def app_outputs(self, keys: Sequence[str]) -> Any:

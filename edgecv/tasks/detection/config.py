@@ -5,7 +5,13 @@ from typing import Literal, Union
 
 from pydantic import Field
 
-from edgecv.schema import Strict
+from edgecv.schema import KeyProblem, Strict
+
+# Why integer formats cannot hold the in-graph NMS: one message for the recipe check and
+# for `edgecv export --format int8`.
+NMS_NOT_INTEGER = ("puts NON_MAX_SUPPRESSION_V5 in the graph, which has no integer kernel: the "
+                   "converter leaves it (and the decode before it) in float, so the file is not "
+                   "full-integer; export float32, float16 or dynamic, or set postprocess: none")
 
 
 class DetectionExportSpec(Strict):
@@ -35,3 +41,9 @@ class DetectionSpec(Strict):
     max_detections: int = Field(100, gt=0)
     max_boxes: int = Field(20, gt=0)                         # padding per image in the pipeline
     export: DetectionExportSpec = Field(default_factory=DetectionExportSpec)
+
+    def check_formats(self, integer_formats: list[str]) -> None:
+        """KeyProblem when the recipe asks for in-graph NMS in a full-integer format."""
+        if self.export.postprocess == "nms" and integer_formats:
+            raise KeyProblem(("detection", "export", "postprocess"),
+                             f"nms with export.formats {', '.join(integer_formats)}: {NMS_NOT_INTEGER}")

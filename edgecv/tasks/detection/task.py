@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from edgecv.errors import BenchError, DataError, RecipeError
+from edgecv.errors import BenchError, DataError, ExportError, RecipeError
 from edgecv.tasks.base import Task
 from edgecv.tasks.detection.config import DetectionSpec
 from edgecv.tasks.detection import postprocess
@@ -195,11 +195,15 @@ class DetectionTask(Task):
             return self
         return replace(self, anchor_groups=_as_groups(anchors))
 
-    def exported_model(self, model: Any) -> Any:
+    def exported_model(self, model: Any, *, integer: bool = False) -> Any:
         """With `detection.export.postprocess: nms`, the model wrapped with the in-graph
         decode + NMS (graph.py); else the model as trained (raw heads)."""
         if not self.in_graph_nms():
             return model
+        if integer:
+            from edgecv.tasks.detection.config import NMS_NOT_INTEGER
+
+            raise ExportError(f"detection.export.postprocess: nms {NMS_NOT_INTEGER}")
         from edgecv.tasks.detection.graph import with_postprocess
 
         num_classes = int(model.outputs[0].shape[-1]) // len(self._require_anchors()[0]) - 5

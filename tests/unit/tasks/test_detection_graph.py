@@ -155,14 +155,38 @@ def test_in_graph_postprocess_checks_anchor_groups(detector):
         with_postprocess(detector, ANCHORS, num_classes=4)
 
 
+def nms_recipe(formats, **options):
+    from edgecv.recipe import validate_recipe
+
+    return validate_recipe({
+        "name": "det", "task": "detection",
+        "model": {"arch": "tiny_yolo_v3", "input_shape": [64, 64, 3], "backbone": "mobilenet_v2",
+                  "alpha": 0.35, "activation": "relu6"},
+        "data": {"train": {"format": "synthetic_shapes", "samples": 16}},
+        "train": {"epochs": 1}, "export": {"formats": formats},
+        "detection": {"export": {"postprocess": "nms", **options}}})
+
+
 def test_recipe_switch_configures_the_task():
-    from edgecv.errors import RecipeError
     from edgecv.tasks import get_task
     from tests.unit.tasks.test_detection import _recipe
 
-    options = {"postprocess": "nms", "max_detections": 7, "score_threshold": 0.3, "iou_threshold": 0.5}
-    task = get_task("detection", _recipe(export=options))
+    task = get_task("detection", nms_recipe(["float32", "float16"], max_detections=7, score_threshold=0.3))
     assert task.in_graph_nms() and task.spec.export.max_detections == 7
+    assert task.spec.export.score_threshold == 0.3
     assert not get_task("detection", _recipe()).in_graph_nms()      # raw heads by default
+
+
+def test_recipe_refuses_in_graph_nms_for_integer_formats_before_training():
+    from edgecv.errors import RecipeError
+
+    with pytest.raises(RecipeError, match=r"^detection.export.postprocess: nms with export.formats "
+                                          r"int8, edgetpu: puts NON_MAX_SUPPRESSION_V5 .* no integer kernel"):
+        nms_recipe(["float32", "int8", "edgetpu"])
     with pytest.raises(RecipeError, match="detection.export.postprocess"):
-        _recipe(export={**options, "postprocess": "yes"})
+        nms_recipe(["float32"], postprocess="yes")
+
+
+def test_integer_export_of_in_graph_nms_is_refused(detector, nms_task):
+    with pytest.raises(ExportError, match="postprocess: nms puts NON_MAX_SUPPRESSION_V5"):
+        nms_task.exported_model(detector, integer=True)
