@@ -17,3 +17,17 @@ TINY_QUICKSTART = [
     "--set", "bench.warmup=1",
     "--set", "bench.gates={}",
 ]
+
+
+def invoke_cli(args):
+    """`edgecv ARGS` in-process; a crash (not an exit code) fails with its traceback."""
+    from click.testing import CliRunner
+
+    from edgecv.cli import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        import traceback
+
+        raise AssertionError(result.output + "".join(traceback.format_exception(result.exception)))
+    return result
