@@ -190,3 +190,15 @@ def test_recipe_refuses_in_graph_nms_for_integer_formats_before_training():
 def test_integer_export_of_in_graph_nms_is_refused(detector, nms_task):
     with pytest.raises(ExportError, match="postprocess: nms puts NON_MAX_SUPPRESSION_V5"):
         nms_task.exported_model(detector, integer=True)
+
+
+def test_restore_puts_recorded_auto_anchors_back_for_a_re_export():
+    from edgecv.tasks.detection.config import DetectionSpec
+    from edgecv.tasks.detection.task import DetectionTask
+
+    task = DetectionTask(spec=DetectionSpec(export={"postprocess": "nms"}), input_shape=(64, 64, 3))
+    recorded = {"anchors": [[[1, 2]]], "detection": {"anchors": [list(map(list, g)) for g in ANCHORS]}}
+    assert task.restore(recorded).anchor_groups == ANCHORS
+    known = DetectionTask(anchor_groups=ANCHORS[:1])
+    assert known.restore(recorded) is known           # anchors from the recipe stay
+    assert task.restore({}).anchor_groups is None
