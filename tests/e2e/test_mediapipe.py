@@ -75,6 +75,7 @@ def run_mediapipe(python, cases, tmp_path):
     return found
 
 
+@pytest.mark.slow   # three exports + MediaPipe: ~40 s on 2 shared cores
 def test_classifier_files_run_in_mediapipe_with_label_names(mediapipe_python, images, tmp_path):
     npz, _ = images
     files = export(tiny_model(seed=6), "classification", LABELS, ["float32", "float16", "int8"], tmp_path)
@@ -87,6 +88,7 @@ def test_classifier_files_run_in_mediapipe_with_label_names(mediapipe_python, im
         assert found[fmt]["name"] == [LABELS[i] for i in top1], fmt
 
 
+@pytest.mark.slow   # two exports + MediaPipe: ~30 s on 2 shared cores
 def test_segmenter_files_run_in_mediapipe(mediapipe_python, images, tmp_path):
     npz, _ = images
     files = export(tiny_segmenter(), "segmentation", SEG_LABELS, ["float32", "int8"], tmp_path)
@@ -101,6 +103,7 @@ def test_segmenter_files_run_in_mediapipe(mediapipe_python, images, tmp_path):
         assert found[fmt]["labels"] == SEG_LABELS
 
 
+@pytest.mark.slow   # the shared detector training + NMS re-export (tests/conftest.py), MediaPipe ~10 s
 def test_detector_files_with_in_graph_nms_run_in_mediapipe(mediapipe_python, nms_detector_files, tmp_path):
     """MediaPipe's ObjectDetector on the trained tiny detector re-exported with
     `detection.export.postprocess: nms`: every detection edgecv's runner finds, with its box
