@@ -22,6 +22,7 @@ from edgecv.bench.spec import BenchSpec
 from edgecv.data.spec import AugmentSpec, DataSpec, DatasetSpec  # noqa: F401  (re-exported)
 from edgecv import yamlsafe  # alias bombs, nesting and file-size limits
 from edgecv.errors import RecipeError
+from edgecv.export.formats import FORMATS
 from edgecv.export.spec import ExportSpec
 from edgecv.models.spec import ModelSpec, check_builder
 from edgecv.registry import suggest
@@ -60,6 +61,15 @@ class _RecipeBase(Strict):
     @model_validator(mode="after")
     def _model_matches_registry(self) -> "_RecipeBase":
         check_builder(self.model)    # the arch is registered and takes every extra key
+        return self
+
+    @model_validator(mode="after")
+    def _task_fits_formats(self) -> "_RecipeBase":
+        """A task section may refuse export formats (detection: in-graph NMS is float only),
+        before any training is spent."""
+        check = getattr(getattr(self, self.task, None), "check_formats", None)
+        if check is not None:
+            check([f for f in self.export.formats if FORMATS[f].integer])
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,3 +30,17 @@ def latest_bench_report(run_dir: Path) -> Path:
     folders = bench_folders(run_dir)
     assert folders, f"no bench-* folder in {run_dir}"
     return folders[-1] / "report.json"
+
+
+def invoke_cli(args):
+    """`edgecv ARGS` in-process; a crash (not an exit code) fails with its traceback."""
+    from click.testing import CliRunner
+
+    from edgecv.cli import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        import traceback
+
+        raise AssertionError(result.output + "".join(traceback.format_exception(result.exception)))
+    return result

@@ -68,9 +68,12 @@ def check_outputs(where: str, *, input_shape: Optional[Sequence], output_shapes:
             raise EvalMismatchError(f"{where}: the model outputs {depth} classes per pixel but "
                                     f"{eval_path} has {classes}")
     elif task == "detection":
-        if any(len(o) != 4 for o in outputs):
+        from edgecv.tasks.detection.postprocess import is_nms_layout
+
+        if any(len(o) != 4 for o in outputs) and not is_nms_layout(outputs):
             raise EvalMismatchError(f"{where}: {eval_path} is a detection eval set but the model's outputs "
-                                    f"are {', '.join(_fmt(o) for o in outputs)}, not YOLO heads [N, S, S, ...]")
+                                    f"are {', '.join(_fmt(o) for o in outputs)}, not YOLO heads [N, S, S, ...] "
+                                    f"nor in-graph NMS detections [N, D, 4], [N, D], [N, D], [N]")
 
 
 def _fmt(shape: Sequence) -> str:

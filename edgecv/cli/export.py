@@ -166,6 +166,8 @@ def _trained_task(recipe, *, calibrate: bool, export_dirs: list[Path], model=Non
     task = get_task(recipe.task, recipe)
     adapts = adapts_to_data(task)
     recorded = _recorded_task_metadata(export_dirs, recipe) if adapts else None
+    if recorded is not None:
+        task = task.restore(recorded)
     if calibrate or (adapts and recorded is None):
         # The training split exactly as `edgecv train` made it (split, then decoded).
         from edgecv.data.splits import load_splits

@@ -152,7 +152,7 @@ def sidecar_path(tflite_path: "str | os.PathLike") -> Path:
 # The keys `run_metadata` writes for every file of one export, and the per-file facts
 # `tflite.export_model` adds; whatever else a file carries is the task's own part.
 RUN_KEYS = ("schema", "edgecv_version", "task", "labels", "normalization", "output_layout",
-            "resize", "input_shape", "model", "recipe_hash")
+            "resize", "input_shape", "model", "recipe_hash", "about")
 FILE_KEYS = ("format", "quantized_from", "inputs", "outputs")
 
 
@@ -173,6 +173,9 @@ def run_metadata(*, recipe: Any = None, task: Any = None, labels: "list[str] | N
                           input_shape=list(recipe.model.input_shape), model=recipe.model.arch,
                           resize=recipe.data.resize)
     meta.update(task_metadata if task_metadata is not None else task_part_of(task))
+    about = recipe.export.about()
+    if about:   # recipe export.author / version / license: the standard metadata's fields
+        meta["about"] = about
     return meta
 
 

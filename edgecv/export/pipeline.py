@@ -61,11 +61,16 @@ def export_run(model: Any, *, out_dir: "str | Path", stem: str,
             resize=recipe.data.resize), count)
 
     exports = []
+    wrapped: dict[tuple, Any] = {}   # the task's exported model, once per source model
     for f in fmts:
         out = Path(out_dir) / output_name(stem, f)
         echo(f"export: {f.name} ...")
         try:
-            result = export_model(source_model(f, model, qat_model), f, out,
+            source = source_model(f, model, qat_model)
+            key = (id(source), f.integer)
+            if task is not None and key not in wrapped:
+                wrapped[key] = task.exported_model(source, integer=f.integer)
+            result = export_model(wrapped.get(key, source), f, out,
                                   representative=representative if f.needs_calibration else None,
                                   io_type=io_type, metadata=metadata)
         except EdgecvError as exc:

@@ -72,6 +72,19 @@ class Task:
         """Extra .tflite metadata an app needs to decode the outputs (e.g. anchors)."""
         return {}
 
+    def restore(self, recorded: dict) -> "Task":
+        """The task with the data-driven settings an earlier export of the same recipe
+        recorded (`recorded`: the task part of its metadata) put back, so that a re-export
+        that reuses them instead of recomputing them (`edgecv export RUN_DIR`) builds the
+        same files. Default: nothing to restore."""
+        return self
+
+    def exported_model(self, model: Any, *, integer: bool = False) -> Any:
+        """The Keras model the exported files hold: the trained model, unless the task puts
+        its post-processing in the graph (detection `export.postprocess: nms`). `integer`:
+        the file is a full-integer format (a task may refuse: ExportError)."""
+        return model
+
     def app_outputs(self, keys: Sequence[str]) -> Any:
         """How the exported file's outputs (graph output names `keys`) are described to apps
         in the standard TFLite Model Metadata (`edgecv.tasks.app_outputs.AppOutputs`):

@@ -11,110 +11,16 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 
 import edgecv  # noqa: F401
 
-CATEGORIES = ["box", "disc"]
-
-
-def write_coco(root, count=24, size=64, seed=0):
-    """`count` images with 1-3 filled rectangles (box) or circles (disc) + annotations.json."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    images_dir = root / "images"
-    images_dir.mkdir(parents=True)
-    images, annotations = [], []
-    for i in range(count):
-        image = np.full((size, size, 3), rng.integers(0, 80), np.uint8)
-        for _ in range(rng.integers(1, 4)):
-            kind = int(rng.integers(0, 2))
-            w = int(rng.integers(12, 28))
-            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - w))
-            colour = tuple(int(c) for c in rng.integers(150, 256, 3))
-            if kind == 0:
-                cv2.rectangle(image, (x, y), (x + w - 1, y + w - 1), colour, -1)
-            else:
-                cv2.circle(image, (x + w // 2, y + w // 2), w // 2, colour, -1)
-            annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": kind + 1,
-                                "bbox": [x, y, w, w], "area": w * w, "iscrowd": 0})
-        cv2.imwrite(str(images_dir / f"img_{i:03d}.png"), image)
-        images.append({"id": i + 1, "file_name": f"img_{i:03d}.png", "width": size, "height": size})
-    categories = [{"id": i + 1, "name": n} for i, n in enumerate(CATEGORIES)]
-    (root / "annotations.json").write_text(json.dumps(
-        {"images": images, "annotations": annotations, "categories": categories}))
-    return images_dir, root / "annotations.json"
-
-
-# A damaged file or annotation per kind `edgecv train` must skip by name, not die on.
-DAMAGE = {
-    "truncated.jpg": "truncated JPEG",
-    "empty.png": "zero-byte file",
-    "notes.jpg": "not an image file",
-    "garbage.jpg": "cannot decode image (unreadable header)",
-    "corrupt.png": "cannot decode: Invalid PNG data",   # header fine, pixel data broken
-    "outside.png": "lies outside the 64x64 image",
-    "unknown.png": "unknown category id 9",
-}
-
-
-def add_damage(images_dir, annotations_path):
-    import cv2
-
-    good_jpeg = cv2.imencode(".jpg", np.zeros((64, 64, 3), np.uint8))[1].tobytes()
-    (images_dir / "truncated.jpg").write_bytes(good_jpeg[: len(good_jpeg) // 2])
-    (images_dir / "empty.png").write_bytes(b"")
-    (images_dir / "notes.jpg").write_text("not an image\n")
-    (images_dir / "garbage.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00garbage" * 20 + b"\xff\xd9")
-    for name in ("outside.png", "unknown.png"):
-        cv2.imwrite(str(images_dir / name), np.zeros((64, 64, 3), np.uint8))
-    corrupt = bytearray(cv2.imencode(".png", np.zeros((64, 64, 3), np.uint8))[1].tobytes())
-    corrupt[corrupt.index(b"IDAT") + 8] ^= 0xFF
-    (images_dir / "corrupt.png").write_bytes(bytes(corrupt))
-    data = json.loads(annotations_path.read_text())
-    for name in DAMAGE:
-        image_id = len(data["images"]) + 1
-        data["images"].append({"id": image_id, "file_name": name, "width": 64, "height": 64})
-        box, category = ([40, 40, 40, 40], 1) if name == "outside.png" else ([5, 5, 10, 10], 1)
-        if name == "unknown.png":
-            category = 9
-        data["annotations"].append({"id": len(data["annotations"]) + 1, "image_id": image_id,
-                                    "category_id": category, "bbox": box, "area": 100, "iscrowd": 0})
-    annotations_path.write_text(json.dumps(data))
+from tests.detection_data import CATEGORIES, DAMAGE, IN_GRAPH_NMS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def coco_run(tmp_path_factory):
-    from click.testing import CliRunner
-
-    from edgecv.cli import cli
-
-    root = tmp_path_factory.mktemp("coco_det")
-    images, annotations = write_coco(root / "data")
-    add_damage(images, annotations)
-    recipe = {
-        "name": "tiny_coco_det",
-        "task": "detection",
-        "model": {"arch": "tiny_yolo_v3", "backbone": "mobilenet_v2", "alpha": 0.35,
-                  "activation": "relu6", "input_shape": [64, 64, 3]},
-        "data": {"train": {"format": "coco", "images": str(images), "annotations": str(annotations)},
-                 "val_split": 0.25, "batch_size": 8, "resize": "letterbox"},
-        "train": {"epochs": 1, "steps_per_epoch": 2, "learning_rate": 0.001},
-        "detection": {"anchors": "auto", "anchors_per_scale": 3},
-        # int8 only: the quantized heads are the path that must dequantize correctly, and
-        # the float Keras model is the reference either way; QAT is covered elsewhere.
-        "export": {"formats": ["int8"], "calibration_samples": 8},
-        "bench": {"runs": 2, "warmup": 1},
-    }
-    path = root / "recipe.yaml"
-    path.write_text(yaml.safe_dump(recipe))
-    run_dir = root / "run"
-    result = CliRunner().invoke(cli, ["train", str(path), "--out", str(run_dir)], catch_exceptions=True)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        import traceback
-
-        raise AssertionError(result.output + "".join(traceback.format_exception(result.exception)))
+def coco_run(coco_detector_run):
+    """The shared training (tests/conftest.py): (click result, run dir)."""
+    result, run_dir, _ = coco_detector_run
     return result, run_dir
 
 
@@ -162,3 +68,42 @@ def test_train_draws_example_detections(coco_run):
     pictures = sorted((run_dir / "samples").glob("detection_*.png"))
     assert pictures, "the workflow wrote no example drawings"
     assert cv2.imread(str(pictures[0])) is not None
+
+
+@pytest.mark.slow   # the NMS re-export (shared with test_mediapipe.py) ~60 s + a bench ~30 s on 2 shared cores
+def test_in_graph_nms_files_are_scored_like_the_float_model(coco_run, nms_detector_files, tmp_path):
+    """`edgecv bench` scores a file with in-graph NMS (mAP from its detections) against the
+    float model decoded the same way (one class per box, the file's thresholds)."""
+    from tests.helpers import invoke_cli
+
+    _, run_dir = coco_run
+    files, eval_npz = nms_detector_files
+    for fmt, path in [("float32", files["float32"])]:   # float16 runs the same scorer
+        out = tmp_path / f"{fmt}.json"
+        result = invoke_cli(["bench", path, "--data", eval_npz, "--reference", run_dir / "model.keras",
+                          "--runs", 2, "--warmup", 1, "--json", out])
+        assert result.exit_code == 0, result.output
+        accuracy = json.loads(out.read_text())["entries"][0]["accuracy"]
+        assert accuracy["metric"] == "mAP50" and 0.0 <= accuracy["value"] <= 1.0
+        assert set(accuracy["per_class"]) == set(CATEGORIES)
+        assert abs(accuracy["delta"]) <= 0.02, (fmt, accuracy)
+
+
+@pytest.mark.slow   # needs the NMS re-export (shared fixture, ~60 s)
+def test_in_graph_nms_files_carry_the_recipe_thresholds(nms_detector_files):
+    from edgecv.bench.runner import benchmark
+    from edgecv.export.metadata import read_metadata
+    from edgecv.tasks.detection.postprocess import nms_rows
+
+    files, eval_npz = nms_detector_files
+    meta = read_metadata(files["float32"])
+    assert {k: meta["detection"]["postprocess"][k] for k in IN_GRAPH_NMS if k != "postprocess"} == \
+        {k: v for k, v in IN_GRAPH_NMS.items() if k != "postprocess"}
+    outputs = benchmark(str(files["float32"]), data=str(eval_npz), runs=1, warmup=0, threads=1,
+                        delegate="none")["outputs"]
+    assert [o.shape[1:] for o in outputs] == [(10, 4), (10,), (10,), ()]
+    rows = nms_rows(outputs)
+    assert any(len(scores) for _, scores, _ in rows)
+    for boxes, scores, classes in rows:
+        assert np.all(scores >= IN_GRAPH_NMS["score_threshold"]) and np.all(np.diff(scores) <= 1e-6)
+        assert np.all((boxes >= 0) & (boxes <= 1)) and set(classes.tolist()) <= {0, 1}

@@ -75,6 +75,7 @@ def run_mediapipe(python, cases, tmp_path):
     return found
 
 
+@pytest.mark.slow   # three exports + MediaPipe: ~40 s on 2 shared cores
 def test_classifier_files_run_in_mediapipe_with_label_names(mediapipe_python, images, tmp_path):
     npz, _ = images
     files = export(tiny_model(seed=6), "classification", LABELS, ["float32", "float16", "int8"], tmp_path)
@@ -87,6 +88,7 @@ def test_classifier_files_run_in_mediapipe_with_label_names(mediapipe_python, im
         assert found[fmt]["name"] == [LABELS[i] for i in top1], fmt
 
 
+@pytest.mark.slow   # two exports + MediaPipe: ~30 s on 2 shared cores
 def test_segmenter_files_run_in_mediapipe(mediapipe_python, images, tmp_path):
     npz, _ = images
     files = export(tiny_segmenter(), "segmentation", SEG_LABELS, ["float32", "int8"], tmp_path)
@@ -99,3 +101,34 @@ def test_segmenter_files_run_in_mediapipe(mediapipe_python, images, tmp_path):
         assert theirs.shape == ours.shape
         assert np.mean(theirs == ours) >= 0.999, fmt
         assert found[fmt]["labels"] == SEG_LABELS
+
+
+@pytest.mark.slow   # the shared detector training + NMS re-export (tests/conftest.py), MediaPipe ~10 s
+def test_detector_files_with_in_graph_nms_run_in_mediapipe(mediapipe_python, nms_detector_files, tmp_path):
+    """MediaPipe's ObjectDetector on the trained tiny detector re-exported with
+    `detection.export.postprocess: nms`: every detection edgecv's runner finds, with its box
+    within 1 px, its score within 1e-3 and its label name, and nothing else."""
+    from edgecv.tasks.detection.postprocess import nms_rows
+    from tests.detection_data import CATEGORIES
+
+    files, eval_npz = nms_detector_files
+    found = run_mediapipe(mediapipe_python, [
+        {"id": f, "kind": "detector", "model": str(p), "images": str(eval_npz)} for f, p in files.items()],
+        tmp_path)
+    size = np.load(eval_npz)["x"].shape[1:3]
+    scale = np.array([size[1], size[0], size[1], size[0]], np.float64)
+    for fmt, path in files.items():
+        ours = nms_rows(edgecv_outputs(path, eval_npz))
+        theirs = found[fmt]["detections"]
+        assert len(theirs) == len(ours) and any(len(s) for _, s, _ in ours), fmt
+        for image, ((boxes, scores, classes), detections) in enumerate(zip(ours, theirs)):
+            assert len(detections) == len(scores), (fmt, image)
+            left = list(detections)
+            for box, score, cls in zip(boxes, scores, classes):
+                x1, y1, x2, y2 = box * scale
+                want = np.array([x1, y1, x2 - x1, y2 - y1])   # MediaPipe: origin, size in pixels
+                match = next((d for d in left if d["name"] == CATEGORIES[cls]
+                              and abs(d["score"] - score) <= 1e-3
+                              and np.all(np.abs(np.array(d["box"]) - want) <= 1.0)), None)
+                assert match is not None, (fmt, image, box, score, cls, left)
+                left.remove(match)

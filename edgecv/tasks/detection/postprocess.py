@@ -131,16 +131,20 @@ def per_class_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, *,
 
 def detect(outputs: Sequence[np.ndarray], anchor_groups, input_hw: Sequence[int], num_classes: int, *,
            score_threshold: float = 0.001, iou_threshold: float = 0.45,
-           max_detections: int = 100) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+           max_detections: int = 100, multilabel: bool = True) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Raw heads -> per image (boxes (k, 4) normalised, scores (k,), classes (k,)).
 
-    Classes are multilabel (YOLOv3): every box/class pair whose score
-    objectness * p(class) reaches the threshold is a candidate.
+    Multilabel (YOLOv3, the default): every box/class pair whose score
+    objectness * p(class) reaches the threshold is a candidate. `multilabel=False` keeps
+    only each box's best class, as the in-graph NMS (graph.py) does.
     """
     boxes, objectness, class_probs = decode(outputs, anchor_groups, input_hw, num_classes)
     results = []
     for image in range(boxes.shape[0]):
         pair_scores = objectness[image][:, None] * class_probs[image]
+        if not multilabel:
+            best = pair_scores.argmax(axis=1)
+            pair_scores = np.where(np.arange(num_classes)[None, :] == best[:, None], pair_scores, -1.0)
         box_index, cls = np.nonzero(pair_scores >= score_threshold)
         scores = pair_scores[box_index, cls]
         if len(scores) > PRE_NMS_TOP_K:
@@ -151,4 +155,24 @@ def detect(outputs: Sequence[np.ndarray], anchor_groups, input_hw: Sequence[int]
                              iou_threshold=iou_threshold, max_detections=max_detections)
         results.append((candidates[keep].astype(np.float32), scores[keep].astype(np.float32),
                         cls[keep].astype(np.int32)))
+    return results
+
+
+def is_nms_layout(shapes: Sequence[Sequence]) -> bool:
+    """True for the outputs of the in-graph NMS (graph.py): location (N, D, 4), category
+    (N, D), score (N, D), number of detections (N,); raw YOLO heads are all rank 4."""
+    shapes = [tuple(s) for s in shapes]
+    return (len(shapes) == 4 and [len(s) for s in shapes] == [3, 2, 2, 1]
+            and shapes[0][-1] == 4 and shapes[1][-1] == shapes[2][-1] == shapes[0][1])
+
+
+def nms_rows(outputs: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """In-graph NMS outputs -> per image (boxes (k, 4), scores (k,), classes (k,)): the
+    first `number of detections` rows, the rest being padding."""
+    boxes, classes, scores, counts = (np.asarray(o) for o in outputs)
+    results = []
+    for image in range(boxes.shape[0]):
+        k = int(np.clip(np.rint(counts[image]), 0, boxes.shape[1]))
+        results.append((boxes[image, :k].astype(np.float32), scores[image, :k].astype(np.float32),
+                        np.rint(classes[image, :k]).astype(np.int32)))
     return results

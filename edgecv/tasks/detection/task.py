@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from edgecv.errors import BenchError, DataError, RecipeError
+from edgecv.errors import BenchError, DataError, ExportError, RecipeError
 from edgecv.tasks.base import Task
 from edgecv.tasks.detection.config import DetectionSpec
 from edgecv.tasks.detection import postprocess
@@ -81,25 +81,43 @@ class DetectionTask(Task):
     # ------------------------------------------------------------ scoring
     def detect(self, outputs: Sequence[np.ndarray], num_classes: Optional[int] = None,
                score_threshold: Optional[float] = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Raw heads -> per image (boxes [k, 4] normalised x1,y1,x2,y2, scores [k], classes [k])."""
+        """Model outputs -> per image (boxes [k, 4] normalised x1,y1,x2,y2, scores [k], classes [k]).
+
+        Raw heads are decoded here (with the in-graph NMS's thresholds and one class per box
+        when the files carry it, so that the float reference is scored as they are); the
+        outputs of a file with in-graph NMS are already detections."""
         outputs = [np.asarray(o, dtype=np.float32) for o in outputs]
+        if postprocess.is_nms_layout([o.shape for o in outputs]):
+            rows = postprocess.nms_rows(outputs)
+            if score_threshold is not None:   # drawing raises it; never lowered below the file's
+                rows = [(b[s >= score_threshold], s[s >= score_threshold], c[s >= score_threshold])
+                        for b, s, c in rows]
+            return rows
         groups = self._require_anchors()
         if num_classes is None:
             num_classes = outputs[0].shape[-1] // len(groups[0]) - 5
+        in_graph = self.in_graph_nms()
+        options = self.spec.export if in_graph else self.spec
         try:
             return postprocess.detect(
                 outputs, groups, self._input_hw(), num_classes,
-                score_threshold=self.spec.score_threshold if score_threshold is None else score_threshold,
-                iou_threshold=self.spec.iou_threshold, max_detections=self.spec.max_detections)
+                score_threshold=options.score_threshold if score_threshold is None else score_threshold,
+                iou_threshold=options.iou_threshold, max_detections=options.max_detections,
+                multilabel=not in_graph)
         except ValueError as exc:
             raise BenchError(f"detection outputs do not match the anchors: {exc}") from None
+
+    def in_graph_nms(self) -> bool:
+        """True when the exported files hold the decode + NMS (`detection.export.postprocess: nms`)."""
+        return self.spec.export.postprocess == "nms"
 
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict:
         from edgecv.tasks.detection.evaluate import coco_map
 
         detections = self.detect(outputs, len(class_names))
+        limit = self.spec.export.max_detections if self.in_graph_nms() else self.spec.max_detections
         result = coco_map(detections, list(targets), list(class_names), image_size=self._input_hw(),
-                          max_detections=self.spec.max_detections)
+                          max_detections=limit)
         return {"metric": "mAP50", "value": result["map50"], **result}
 
     def write_examples(self, run_dir, x_uint8, outputs, targets, class_names, *, limit: int = SAMPLE_IMAGES):
@@ -150,20 +168,74 @@ class DetectionTask(Task):
         h, _ = self._input_hw()
         strides = [h // gh for gh, _ in grids]
         anchors = [[list(a) for a in group] for group in groups]
-        return {
-            "anchors": anchors,
+        detection = {
+            "format": "yolo",
+            "input_shape": list(self._input_shape()),
+            "anchors": anchors,            # per head, finest grid first, (w, h) input pixels
             "strides": strides,
-            "detection": {
-                "format": "yolo",
-                "input_shape": list(self._input_shape()),
-                "anchors": anchors,            # per head, finest grid first, (w, h) input pixels
-                "strides": strides,
-                "layout": "per anchor: tx, ty, tw, th, objectness, class logits (raw, no activation)",
-                "score_threshold": self.spec.score_threshold,
-                "iou_threshold": self.spec.iou_threshold,
-                "max_detections": self.spec.max_detections,
-            },
+            "layout": "per anchor: tx, ty, tw, th, objectness, class logits (raw, no activation)",
+            "score_threshold": self.spec.score_threshold,
+            "iou_threshold": self.spec.iou_threshold,
+            "max_detections": self.spec.max_detections,
         }
+        if self.in_graph_nms():
+            from edgecv.tasks.detection.graph import OUTPUT_KEYS
+
+            detection["postprocess"] = {
+                "kind": "nms", "outputs": list(OUTPUT_KEYS),
+                "layout": "location (1, D, 4) x1, y1, x2, y2 in [0, 1]; category (1, D) class index; "
+                          "score (1, D); number_of_detections (1,); all float32, rows past the count zero",
+                **self.spec.export.model_dump(exclude={"postprocess"})}
+        return {"anchors": anchors, "strides": strides, "detection": detection}
+
+    def restore(self, recorded: dict) -> "DetectionTask":
+        """`auto` anchors read back from an earlier export's metadata (the in-graph NMS needs them)."""
+        anchors = (recorded.get("detection") or {}).get("anchors", recorded.get("anchors"))
+        if self.anchor_groups is not None or anchors is None:
+            return self
+        return replace(self, anchor_groups=_as_groups(anchors))
+
+    def exported_model(self, model: Any, *, integer: bool = False) -> Any:
+        """With `detection.export.postprocess: nms`, the model wrapped with the in-graph
+        decode + NMS (graph.py); else the model as trained (raw heads)."""
+        if not self.in_graph_nms():
+            return model
+        if integer:
+            from edgecv.tasks.detection.config import NMS_NOT_INTEGER
+
+            raise ExportError(f"detection.export.postprocess: nms {NMS_NOT_INTEGER}")
+        from edgecv.tasks.detection.graph import with_postprocess
+
+        num_classes = int(model.outputs[0].shape[-1]) // len(self._require_anchors()[0]) - 5
+        options = self.spec.export
+        return with_postprocess(model, self._require_anchors(), num_classes=num_classes,
+                                score_threshold=options.score_threshold,
+                                iou_threshold=options.iou_threshold,
+                                max_detections=options.max_detections)
+
+    def app_outputs(self, keys):
+        """The in-graph NMS outputs as MediaPipe's ObjectDetector reads them (names, box
+        layout, labels of the class values, the detection_result group); raw heads are
+        plain features (an app decodes them with the anchors in edgecv's metadata)."""
+        from edgecv.tasks.app_outputs import AppOutputs, OutputTensor
+        from edgecv.tasks.detection.graph import CATEGORY, COUNT, LOCATION, OUTPUT_KEYS, SCORE
+
+        if sorted(keys) != sorted(OUTPUT_KEYS):
+            return super().app_outputs(keys)
+        group = ("location", "category", "score")
+        return AppOutputs((
+            OutputTensor(key=LOCATION, name="location", boxes=True, box_index=(0, 1, 2, 3),
+                         value_range=(2, 2), value_bounds=(0.0, 1.0),
+                         description="Detected boxes: left, top, right, bottom as fractions of the "
+                                     "input image"),
+            OutputTensor(key=CATEGORY, name="category", labels="value", value_range=(2, 2),
+                         description="Class of each detected box (an index into labels.txt)"),
+            OutputTensor(key=SCORE, name="score", value_range=(2, 2), value_bounds=(0.0, 1.0),
+                         score_threshold=self.spec.export.score_threshold,
+                         description="Score of each detected box (objectness x class probability)"),
+            OutputTensor(key=COUNT, name="number of detections",
+                         description="Number of valid rows in location, category and score"),
+        ), group=("detection_result", group), summary="object detector (in-graph NMS)")
 
     def _grids(self, model: Any = None) -> tuple[tuple[int, int], ...]:
         """(GH, GW) per model output: from the model when given, else from the model's card."""
@@ -231,6 +303,10 @@ def _task_from_metadata(meta: Mapping) -> DetectionTask:
     anchors = det.get("anchors", meta.get("anchors"))
     shape = det.get("input_shape", meta.get("input_shape"))
     options = {k: det[k] for k in ("score_threshold", "iou_threshold", "max_detections") if k in det}
+    in_graph = det.get("postprocess")
+    if isinstance(in_graph, Mapping) and in_graph.get("kind") == "nms":
+        options["export"] = {"postprocess": "nms", **{
+            k: in_graph[k] for k in ("score_threshold", "iou_threshold", "max_detections") if k in in_graph}}
     groups = None
     if anchors is not None:
         groups = _as_groups(anchors)

@@ -16,7 +16,7 @@ from edgecv.export import FORMATS
 from edgecv.export.formats import Format, configure_parameters, output_name
 from edgecv.export.metadata import FILE_KEYS, RUN_KEYS, read_metadata, sidecar_path
 
-from tests.helpers import REPO, latest_bench_report
+from tests.helpers import REPO, invoke_cli, latest_bench_report
 
 # recipes/tiny_yolo_shapes.yaml shrunk to seconds, QAT stage kept: the integer file comes
 # from model_qat.h5 and the float one from model.keras, on both paths.
@@ -36,15 +36,7 @@ TINY_DETECTION = [
 
 
 def _invoke(args):
-    from click.testing import CliRunner
-
-    from edgecv.cli import cli
-
-    result = CliRunner().invoke(cli, args, catch_exceptions=True)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        import traceback
-
-        raise AssertionError(result.output + "".join(traceback.format_exception(result.exception)))
+    result = invoke_cli(args)
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -31,12 +31,19 @@ def model():
     return tiny_model(seed=4)
 
 
-@pytest.mark.parametrize("io_type, zero_point", [("uint8", 128), ("int8", 0)])
-def test_dark_calibration_still_maps_every_pixel_like_the_float_model(model, tmp_path, io_type, zero_point):
+@pytest.fixture(scope="module")
+def dark_exports(model, tmp_path_factory):
+    """The int8 file calibrated on dark frames, per input type (made once per module)."""
     from edgecv.export import export_model
 
-    result = export_model(model, "int8", tmp_path / "dark.tflite", representative=dark_calibration(),
-                          io_type=io_type)
+    out = tmp_path_factory.mktemp("dark")
+    return {io: export_model(model, "int8", out / f"dark_{io}.tflite", representative=dark_calibration(),
+                             io_type=io) for io in ("uint8", "int8")}
+
+
+@pytest.mark.parametrize("io_type, zero_point", [("uint8", 128), ("int8", 0)])
+def test_dark_calibration_still_maps_every_pixel_like_the_float_model(model, dark_exports, io_type, zero_point):
+    result = dark_exports[io_type]
     dtype, (scale, zero) = input_quantization(result.path)
     assert dtype == np.dtype(io_type) and zero == zero_point
     assert scale == pytest.approx(1 / 127.5, rel=1e-6)
@@ -53,6 +60,7 @@ def test_dark_calibration_still_maps_every_pixel_like_the_float_model(model, tmp
     assert agree >= 21 / 24
 
 
+@pytest.mark.slow   # QAT wrapping + int8 conversion: ~30 s on 2 shared cores
 def test_qat_input_range_is_pinned_for_the_export_and_given_back(tmp_path):
     from edgecv.export import export_model
     from edgecv.optimize.qat import quantize
@@ -68,11 +76,10 @@ def test_qat_input_range_is_pinned_for_the_export_and_given_back(tmp_path):
     assert sorted(float(w.numpy()) for w in learnt.values()) == [-1.0, pytest.approx(-0.8)]
 
 
-def test_a_file_with_a_calibrated_input_range_is_refused(model, tmp_path):
-    from edgecv.export import export_model
+def test_a_file_with_a_calibrated_input_range_is_refused(dark_exports):
     from edgecv.export.metadata import schema_module
 
-    result = export_model(model, "int8", tmp_path / "ok.tflite", representative=dark_calibration(4))
+    result = dark_exports["uint8"]
     schema = schema_module()
     parsed = schema.ModelT.InitFromPackedBuf(bytearray(result.path.read_bytes()), 0)
     sg = parsed.subgraphs[0]

@@ -62,3 +62,30 @@ def test_outputs_are_described_in_the_files_order_by_name():
     assert files == {"labels.txt": b"a\nb\n"}
     with pytest.raises(ExportError, match=r"outputs \['boxes_key', 'other'\] do not match"):
         describe(meta, ["boxes_key", "other"], app, name="m")
+
+
+def test_recipe_author_version_license_reach_the_standard_metadata():
+    from edgecv.export.metadata import recorded_task_part, run_metadata
+    from edgecv.recipe import validate_recipe
+    from edgecv.tasks import get_task
+
+    raw = {"name": "shapes", "task": "classification",
+           "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [32, 32, 3]},
+           "data": {"train": {"format": "synthetic_shapes", "samples": 8}}, "train": {"epochs": 1},
+           "export": {"formats": ["float32"], "author": "Ada Lovelace", "version": "2.1.0",
+                      "license": "Apache-2.0"}}
+    recipe = validate_recipe(raw)
+    meta = run_metadata(recipe=recipe, task=get_task("classification", recipe), labels=["a", "b"])
+    assert meta["about"] == {"author": "Ada Lovelace", "version": "2.1.0", "license": "Apache-2.0"}
+    assert "about" not in recorded_task_part(meta)          # a run fact, not the task's part
+    model, _ = describe(meta, ["probs"], name="shapes_float32")
+    assert (model["author"], model["version"], model["license"]) == ("Ada Lovelace", "2.1.0", "Apache-2.0")
+
+    del raw["export"]["author"], raw["export"]["version"], raw["export"]["license"]
+    plain = run_metadata(recipe=validate_recipe(raw), labels=["a", "b"])
+    model, _ = describe(plain, ["probs"], name="shapes_float32")
+    assert "about" not in plain and "license" not in model
+    assert (model["author"], model["version"]) == ("edgecv", plain["recipe_hash"])
+    raw["export"]["autor"] = "me"
+    with pytest.raises(Exception, match="export.autor: unknown key; did you mean author"):
+        validate_recipe(raw)

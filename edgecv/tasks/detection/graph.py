@@ -1,18 +1,26 @@
-"""Optional in-graph YOLO post-processing: raw heads -> fixed-size detections, using
-only builtin TFLite ops (NON_MAX_SUPPRESSION_V5, never Flex ops).
+"""Optional in-graph YOLO post-processing (recipe `detection.export.postprocess: nms`):
+raw heads -> fixed-size detections, with builtin TFLite ops only (NON_MAX_SUPPRESSION_V5,
+never Flex or custom ops), in the layout MediaPipe's ObjectDetector reads from a model
+with in-model NMS: four outputs `location (1, D, 4)`, `category (1, D)`, `score (1, D)`,
+`number_of_detections (1,)`, all float32 (MediaPipe reads the count and the classes as
+floats).
 
-The default stays decoding outside the graph (edgecv.tasks.detection.postprocess, numpy),
-which is exact multilabel per-class NMS and works for int8 files. This variant is for
-float exports to apps that want boxes straight out of the interpreter. It follows the
-same decoding conventions as postprocess.py (channels tx, ty, tw, th, obj, classes;
-anchors in input pixels, grouped finest grid first) but keeps one class per box (the
-best), with per-class NMS done by offsetting boxes by class so classes never overlap.
+It follows the decoding conventions of postprocess.py (channels tx, ty, tw, th, obj,
+classes; anchors in input pixels, grouped finest grid first) but keeps one class per box
+(the best; `postprocess.detect(..., multilabel=False)` is its numpy twin, which scores the
+float reference the same way), with per-class NMS done by offsetting boxes by class so
+that boxes of different classes never overlap.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 from edgecv.errors import ExportError
+
+# Keras output names, hence the file's signature output names: the standard metadata is
+# matched to them by name (`app_outputs`), and they are the order MediaPipe defaults to.
+LOCATION, CATEGORY, SCORE, COUNT = "location", "category", "score", "number_of_detections"
+OUTPUT_KEYS = (LOCATION, CATEGORY, SCORE, COUNT)
 
 # exp() argument clip, as in postprocess.decode_head: a saturated head must not overflow.
 _EXP_MIN, _EXP_MAX = -10.0, 8.0
@@ -21,9 +29,9 @@ _EXP_MIN, _EXP_MAX = -10.0, 8.0
 def with_postprocess(model, anchor_groups: Sequence[Sequence[Sequence[float]]], *,
                      num_classes: int, score_threshold: float = 0.25,
                      iou_threshold: float = 0.45, max_detections: int = 100):
-    """Wrap a detection model (batch 1) so it outputs
-    `boxes (1, D, 4)` normalised x1,y1,x2,y2, `scores (1, D)`, `classes (1, D)` float,
-    `count (1,)` int32; rows past `count` are zero padding."""
+    """Wrap a detection model (batch 1) so that it outputs OUTPUT_KEYS: boxes normalised
+    x1, y1, x2, y2 (left, top, right, bottom), class index, score, count; rows past the
+    count are zero padding."""
     import tensorflow as tf
     import tf_keras as keras
 
@@ -34,7 +42,7 @@ def with_postprocess(model, anchor_groups: Sequence[Sequence[Sequence[float]]], 
     # finest grid first, as the anchor groups are
     order = sorted(range(len(heads)), key=lambda i: -int(heads[i].shape[1]) * int(heads[i].shape[2]))
     for rank, i in enumerate(order):
-        gh, gw, ch = (int(d) for d in heads[i].shape[1:])
+        ch = int(heads[i].shape[-1])
         if ch != len(anchor_groups[rank]) * (5 + num_classes):
             raise ExportError(f"head {i} has {ch} channels, expected {len(anchor_groups[rank])} "
                               f"anchors x (5 + {num_classes})")
@@ -73,10 +81,12 @@ def with_postprocess(model, anchor_groups: Sequence[Sequence[Sequence[float]]], 
         out_boxes = tf.gather(boxes, keep) * valid[:, None]
         out_scores = kept_scores * valid
         out_classes = tf.gather(cls, keep) * valid
-        return (out_boxes[None], out_scores[None], out_classes[None],
-                tf.reshape(count, [1]))
+        return (out_boxes[None], out_classes[None], out_scores[None],
+                tf.reshape(tf.cast(count, tf.float32), [1]))
 
     inp = keras.Input(batch_size=1, shape=model.input_shape[1:])
     raw = model(inp, training=False)
-    outs = keras.layers.Lambda(decode, name="yolo_postprocess")(raw)
-    return keras.Model(inp, list(outs), name=f"{model.name}_postprocess")
+    decoded = keras.layers.Lambda(decode, name="yolo_postprocess")(raw)
+    # Identity layers only to name the outputs (a Lambda's outputs share its name).
+    outputs = [keras.layers.Activation("linear", name=key)(t) for key, t in zip(OUTPUT_KEYS, decoded)]
+    return keras.Model(inp, outputs, name=f"{model.name}_postprocess")
