@@ -28,7 +28,7 @@ LABELLED = ["--task", "classification", "--labels", "cat,dog,fox,owl"]
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    from test_export import tiny_model
+    from tests.unit.export.test_export import tiny_model
 
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     tiny_model().save(path)
@@ -106,7 +106,7 @@ def test_export_user_errors(model_file, args, message, capsys):
 
 
 def test_export_run_dir_uses_recipe_formats_and_calibration(tmp_path, capsys):
-    from test_export import tiny_model
+    from tests.unit.export.test_export import tiny_model
 
     run = tmp_path / "run"
     run.mkdir()
@@ -151,7 +151,7 @@ def test_export_saved_qat_model_to_int8_without_recipe(tmp_path, capsys):
     int8 from its learnt ranges, no calibration data needed."""
     import tensorflow_model_optimization as tfmot
 
-    from test_export import tiny_model
+    from tests.unit.export.test_export import tiny_model
 
     qat = tfmot.quantization.keras.quantize_model(tiny_model(seed=4))
     path = tmp_path / "qat.h5"
@@ -170,7 +170,7 @@ def test_export_saved_qat_model_to_int8_without_recipe(tmp_path, capsys):
 def test_a_failed_format_fails_the_command_after_the_others_are_written(tmp_path, capsys):
     """The pipeline reports a failed format and goes on; `edgecv export` then exits 2
     with that format's one-line error."""
-    from test_export import tiny_model
+    from tests.unit.export.test_export import tiny_model
 
     model = tmp_path / "dyn.keras"
     tiny_model(input_shape=(None, None, 3), classes=5).save(model)

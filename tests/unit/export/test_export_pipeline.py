@@ -157,7 +157,7 @@ LABELS = ["circle", "square", "triangle", "star"]
 
 @pytest.fixture(scope="module")
 def tiny():
-    from test_export import normalize, pixels, tiny_model
+    from tests.unit.export.test_export import normalize, pixels, tiny_model
 
     return tiny_model(), normalize(pixels(16, seed=1))
 
@@ -171,7 +171,7 @@ class TrainingSet:
 
 
 def _pipeline_export(tmp_path, monkeypatch, calib, model, names):
-    from test_export import tiny_recipe
+    from tests.unit.export.test_export import tiny_recipe
 
     from edgecv.export.pipeline import export_run
 
@@ -222,7 +222,7 @@ def _int16x8(converter, *, qat, representative):
 def test_a_new_tflite_format_is_one_table_row(tiny, tmp_path, monkeypatch):
     """16-bit activations / 8-bit weights: one Format row (with its configure function),
     and export_run, output names, metadata and the interpreter take it as is."""
-    from test_export import run_tflite
+    from tests.unit.export.test_export import run_tflite
 
     model, calib = tiny
     row = Format("int16x8", ".tflite", True, "int16 activations, int8 weights, float I/O",

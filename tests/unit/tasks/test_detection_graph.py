@@ -67,6 +67,7 @@ def canonical(boxes, scores, classes):
     return rows[np.lexsort([*rows[:, 2:].T[::-1], rows[:, 1], -rows[:, 0]])]
 
 
+@pytest.mark.slow   # shares one float32 export of tiny_yolo_v3 (~40 s CPU, 2 min on loaded cores)
 def test_nms_file_has_builtin_ops_and_the_named_float_outputs(nms_file):
     from edgecv.export import inspect_tflite
     from edgecv.export.flatbuffer import load_model_object, output_keys
@@ -81,6 +82,7 @@ def test_nms_file_has_builtin_ops_and_the_named_float_outputs(nms_file):
     assert {o["dtype"] for o in info["outputs"]} == {"float32"}
 
 
+@pytest.mark.slow   # shares one float32 export of tiny_yolo_v3 (~40 s CPU, 2 min on loaded cores)
 def test_nms_file_equals_the_numpy_single_label_decoding(detector, nms_task, nms_file):
     from edgecv.tasks.detection.postprocess import detect, nms_rows
 
@@ -103,6 +105,7 @@ def test_nms_file_equals_the_numpy_single_label_decoding(detector, nms_task, nms
     np.testing.assert_allclose(ours[1], ref_scores, atol=1e-6)
 
 
+@pytest.mark.slow   # shares one float32 export of tiny_yolo_v3 (~40 s CPU, 2 min on loaded cores)
 def test_nms_file_metadata_reconfigures_the_scorer(nms_file):
     from edgecv.bench.compat import check_outputs
     from edgecv.export.metadata import read_metadata
@@ -125,6 +128,7 @@ def test_nms_file_metadata_reconfigures_the_scorer(nms_file):
                       evalset=EvalSet, eval_path="eval.npz")
 
 
+@pytest.mark.slow   # shares one float32 export of tiny_yolo_v3 (~40 s CPU, 2 min on loaded cores)
 def test_nms_file_standard_metadata_is_what_mediapipe_object_detector_reads(nms_file):
     from edgecv.export.standard.embed import read_standard
     from edgecv.export.standard.schema import AssociatedFileType, BoundingBoxType
