@@ -106,9 +106,13 @@ def keep_log(path: Path) -> Optional[Path]:
     sys.stderr.flush()
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
     offset = 0
-    while chunk := os.pread(_ACTIVE.log_fd, 1 << 16, offset):
-        os.write(fd, chunk)
-        offset += len(chunk)
+    try:
+        while chunk := os.pread(_ACTIVE.log_fd, 1 << 16, offset):
+            os.write(fd, chunk)
+            offset += len(chunk)
+    except OSError as exc:      # a full disk: name the log, not a bare errno (os.write has no path)
+        os.close(fd)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     os.dup2(fd, 2)
     os.close(_ACTIVE.log_fd)
     _ACTIVE.log_fd, _ACTIVE.log_path = fd, path

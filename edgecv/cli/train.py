@@ -34,9 +34,9 @@ def train_command(recipe_path: Path, out_dir: Path | None, overrides: tuple[str,
     # Marker, --force safety, resume check, and the lock held until the command ends.
     with rundir.prepare(run_dir, recipe=recipe, recipe_path=recipe_path, resume=resume,
                         force=force, is_chief=cluster_from_env()[2]) as folder:
-        if folder.lock is not None:     # the chief: TensorFlow's messages into RUN_DIR/edgecv.log
-            console.keep_log(run_dir / console.LOG_NAME)
         try:
+            if folder.lock is not None:     # the chief: TensorFlow's messages into RUN_DIR/edgecv.log
+                console.keep_log(run_dir / console.LOG_NAME)
             result = run_recipe(recipe, run_dir, resume=resume, echo=click.echo, warn=console.warn)
         except Exception:   # a user error, or a disk that filled up / went read-only
             # A run that failed before training produced anything leaves no folder behind

@@ -65,10 +65,11 @@ def test_read_only_out_is_one_line(tmp_path, capsys):
 
 
 def test_disk_full_before_training_leaves_no_folder(tmp_path, capsys):
-    """recipe.yaml does not fit: the fresh folder goes again, so the same command can be rerun."""
+    """The first file after the lock and marker (the run's edgecv.log) does not fit: the fresh
+    folder goes again, so the same command can be rerun."""
     with tmpfs(tmp_path / "wee", "size=8k") as wee:     # room for the lock and marker pages only
         assert main(["train", str(QUICKSTART), "--out", str(wee / "run"), *FAST]) == 2
-        one_error_line(capsys.readouterr().err, f"{wee / 'run' / 'recipe.yaml'}: no space left on device")
+        one_error_line(capsys.readouterr().err, f"{wee / 'run' / 'edgecv.log'}: no space left on device")
         assert list(wee.iterdir()) == []
 
 
