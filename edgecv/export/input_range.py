@@ -67,13 +67,17 @@ def pinned_qat_input(model: Any) -> Iterator[None]:
     """Set the QAT input quantizer's learnt min/max to the pixel range while converting,
     and give the model its own values back afterwards."""
     low, high = pixel_bounds()
+    # tfmot names the weights after the layer ("quantize_layer_min", or "quantize_layer_3_min"
+    # once a process has built other QAT models), so match the suffix, not the whole name.
+    def short(w) -> str:
+        return w.name.split("/")[-1].split(":")[0]
+
     variables = [w for layer in getattr(model, "layers", []) if type(layer).__name__ == "QuantizeLayer"
-                 for w in layer.weights if w.name.split("/")[-1].split(":")[0] in
-                 ("quantize_layer_min", "quantize_layer_max")]
+                 for w in layer.weights if short(w).endswith(("_min", "_max"))]
     saved = [v.numpy() for v in variables]
     try:
         for v in variables:
-            v.assign(low if v.name.split("/")[-1].startswith("quantize_layer_min") else high)
+            v.assign(low if short(v).endswith("_min") else high)
         yield
     finally:
         for v, value in zip(variables, saved):

@@ -92,3 +92,23 @@ def test_a_file_with_a_calibrated_input_range_is_refused(dark_exports):
     with pytest.raises(ExportError, match=r"int8 export: input .* scale 0\.003937, zero point 254; "
                                           r"raw pixels need scale 0\.00784314, zero point 128"):
         check_pixel_input(bytes(builder.Output()), "uint8", "int8")
+
+
+def test_qat_input_is_pinned_whatever_the_quantize_layer_is_called():
+    """tfmot names the input quantizer's weights after the layer, and the layer gets a suffix
+    once the process built another QAT model (quantize_layer_1_min): the pin must still apply
+    (in the full suite the second QAT export was refused for an unpinned input range)."""
+    import tensorflow_model_optimization as tfmot
+
+    from edgecv.export.input_range import pinned_qat_input, pixel_bounds
+    from tests.unit.export.test_export import tiny_model
+
+    models = [tfmot.quantization.keras.quantize_model(tiny_model(seed=4)) for _ in range(2)]
+    quantizer = next(layer for layer in models[1].layers if type(layer).__name__ == "QuantizeLayer")
+    assert quantizer.name != "quantize_layer"                      # the suffixed case
+    weights = {w.name.split("/")[-1].split(":")[0]: w for w in quantizer.weights}
+    low_name, high_name = f"{quantizer.name}_min", f"{quantizer.name}_max"
+    before = weights[low_name].numpy(), weights[high_name].numpy()
+    with pinned_qat_input(models[1]):
+        assert (float(weights[low_name].numpy()), float(weights[high_name].numpy())) == pytest.approx(pixel_bounds())
+    assert (weights[low_name].numpy(), weights[high_name].numpy()) == before
