@@ -19,7 +19,7 @@ from edgecv import console
 def train_command(recipe_path: Path, out_dir: Path | None, overrides: tuple[str, ...],
                   resume: bool, force: bool) -> None:
     """Train, prune, QAT, export and benchmark everything RECIPE names."""
-    from edgecv import rundir
+    from edgecv import rundir, signals
     from edgecv.memory import check_training_fits
     from edgecv.recipe import load_recipe
     from edgecv.train.distribute import cluster_from_env
@@ -38,15 +38,18 @@ def train_command(recipe_path: Path, out_dir: Path | None, overrides: tuple[str,
             if folder.lock is not None:     # the chief: TensorFlow's messages into RUN_DIR/edgecv.log
                 console.keep_log(run_dir / console.LOG_NAME)
             result = run_recipe(recipe, run_dir, resume=resume, echo=click.echo, warn=console.warn)
-        except Exception:   # a user error, or a disk that filled up / went read-only
-            # A run that failed before training produced anything leaves no folder behind
-            # (so the same command works again); one with checkpoints is kept for --resume.
-            if not (run_dir / "train").exists():
+        except BaseException as exc:
+            # Ctrl-C or SIGTERM, also when it landed in C++ code (the converter, the runner's
+            # subprocess) and came out as another exception: signals.py re-raises it as the
+            # interrupt on the way out, with this one as its cause, which carries the hint.
+            if isinstance(exc, KeyboardInterrupt) or signals.interrupted():
+                if (run_dir / "recipe.yaml").is_file():     # what --resume compares with is there
+                    exc.resume_hint = resume_command(recipe_path, run_dir, overrides)
+            # A user error, or a disk that filled up / went read-only: a run that failed
+            # before training produced anything leaves no folder behind (so the same command
+            # works again); one with checkpoints is kept for --resume.
+            elif isinstance(exc, Exception) and not (run_dir / "train").exists():
                 folder.remove()
-            raise
-        except KeyboardInterrupt as exc:
-            if (run_dir / "recipe.yaml").is_file():     # what --resume compares with is there
-                exc.resume_hint = resume_command(recipe_path, run_dir, overrides)
             raise
     if not result.passed:
         click.echo(f"FAILED: a benchmark gate was missed; see {run_dir / 'report.md'}",

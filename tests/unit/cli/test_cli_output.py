@@ -133,3 +133,31 @@ def test_ctrl_c_prints_the_exact_resume_command(tmp_path, monkeypatch, capsys):
     assert shlex.split(line[len(prefix):]) == [
         "edgecv", "train", str(recipe), "--out", str(run), "--set", "train.epochs=2",
         "--set", "model.input_shape=[32, 32, 3]", "--resume"]
+
+
+def test_sigterm_that_came_out_as_another_error_still_prints_the_resume_command(tmp_path, monkeypatch,
+                                                                                  capsys):
+    """SIGTERM landing in C++ code (the converter, the runner's subprocess) surfaces as some
+    other exception: the run still ends 130 with the --resume command (seen in CI, where a
+    SIGTERM during the bench gave a bare 'aborted (SIGTERM)')."""
+    import signal
+
+    import edgecv.workflow
+    from edgecv.cli import main
+    from edgecv.errors import EdgecvError
+    from edgecv.signals import Terminated
+
+    def mangled(recipe, run_dir, **kwargs):
+        (run_dir / "recipe.yaml").write_text("name: q\n")
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except Terminated:
+            raise EdgecvError("the runner exited with code -15") from None
+
+    monkeypatch.setattr(edgecv.workflow, "run_recipe", mangled)
+    run = tmp_path / "run"
+    recipe = REPO / "recipes" / "quickstart.yaml"
+    assert main(["train", str(recipe), "--out", str(run)]) == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == f"aborted (SIGTERM); continue with: edgecv train {recipe} --out {run} --resume"
+    assert (run / "recipe.yaml").is_file()       # kept for the --resume it names
