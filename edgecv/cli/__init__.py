@@ -102,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         from edgecv.signals import Terminated
 
-        killed = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
-        line = "aborted (SIGTERM)" if killed else "aborted"
-        # `edgecv train` sets the exact --resume command once the run can be continued;
-        # click wraps a KeyboardInterrupt into Abort (its cause).
-        hint = getattr(exc, "resume_hint", None) or getattr(exc.__cause__, "resume_hint", None)
+        # click wraps a KeyboardInterrupt into Abort, and signals.py a signal-mangled error
+        # into the interrupt: what was raised first is down the chain of causes.
+        chain = _causes(exc)
+        line = "aborted (SIGTERM)" if any(isinstance(e, Terminated) for e in chain) else "aborted"
+        # `edgecv train` sets the exact --resume command once the run can be continued.
+        hint = next((e.resume_hint for e in chain if getattr(e, "resume_hint", None)), None)
         click.echo(f"{line}; continue with: {hint}" if hint else line, err=True)
         return 130
     except click.ClickException as exc:
@@ -128,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"error: {message}", err=True)
         return 2
     return 0
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """exc, its __cause__, that one's __cause__, ..."""
+    chain = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__
+    return chain
 
 
 def _show_log_of_crash() -> None:

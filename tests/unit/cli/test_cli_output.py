@@ -161,3 +161,23 @@ def test_sigterm_that_came_out_as_another_error_still_prints_the_resume_command(
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line == f"aborted (SIGTERM); continue with: edgecv train {recipe} --out {run} --resume"
     assert (run / "recipe.yaml").is_file()       # kept for the --resume it names
+
+
+def test_sigterm_raised_in_python_prints_the_resume_command(tmp_path, monkeypatch, capsys):
+    """The plain case: SIGTERM raises Terminated in Python code, click wraps it into Abort and
+    signals.py wraps that again; the hint is found down the chain of causes."""
+    import signal
+
+    import edgecv.workflow
+    from edgecv.cli import main
+
+    def killed(recipe, run_dir, **kwargs):
+        (run_dir / "recipe.yaml").write_text("name: q\n")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(edgecv.workflow, "run_recipe", killed)
+    run = tmp_path / "run"
+    recipe = REPO / "recipes" / "quickstart.yaml"
+    assert main(["train", str(recipe), "--out", str(run)]) == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == f"aborted (SIGTERM); continue with: edgecv train {recipe} --out {run} --resume"
