@@ -21,6 +21,7 @@ sets of one seed show the same images.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import cv2
@@ -53,8 +54,17 @@ def fashion_items(path: Path | None, split: str) -> tuple[np.ndarray, np.ndarray
     root = Path(path) if path is not None else FASHION_MNIST
     if not root.is_dir():
         raise DataError(f"{root}: no Fashion-MNIST folder ({FASHION_HINT})")
-    ds = read_idx({"path": root, "split": split}, "classification")
-    return ds.source.images[..., 0], np.asarray(ds.source.labels, dtype=np.int32)
+    return _read_items(str(root.resolve()), split)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_items(root: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    # Cached: a recipe's train and val sets share the 47 MB training split (read-only arrays).
+    ds = read_idx({"path": Path(root), "split": split}, "classification")
+    images, labels = ds.source.images[..., 0], np.asarray(ds.source.labels, dtype=np.int32)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
 
 
 class CompositeGenerator:
