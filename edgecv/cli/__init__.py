@@ -30,7 +30,7 @@ HELP = {
     "bench": "Benchmark a .tflite file or run directory: latency, accuracy, gates.",
     "info": "Show a .tflite file's ops, tensors, quantization and EdgeTPU verdict.",
     "models": "List registered model builders with params, MACs and input size.",
-    "data": "Validate datasets and compute anchors.",
+    "data": "Validate datasets, write generated sets as files, compute anchors.",
 }
 
 

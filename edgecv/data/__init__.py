@@ -12,7 +12,7 @@ from edgecv.data.dataset import Dataset, Problem, split_dataset
 from edgecv.data.formats import FORMATS, check_spec, spec_to_dict
 from edgecv.errors import DataError, RecipeError
 
-PATH_KEYS = ("path", "images", "annotations", "masks")
+PATH_KEYS = ("path", "images", "annotations", "masks", "backgrounds")
 
 
 def load_dataset(spec: Any, *, task: str, base_dir: Optional[str | Path] = None,

@@ -17,8 +17,9 @@ from edgecv.tasks.table import target_of, task_names
 # Keys every format accepts (see edgecv.data.spec.DatasetSpec).
 COMMON_KEYS = ("format", "classes", "seed", "limit", "max_pixels")
 SPEC_KEYS = ("format", "path", "images", "annotations", "masks", "split", "classes", "samples", "seed", "limit",
-             "max_pixels")
+             "max_pixels", "backgrounds")
 IDX_SPLITS = ("train", "t10k")
+SPLIT_FORMATS = ("idx", "fashion_composite")     # formats whose `split` names an idx file pair
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,10 @@ _add(Format("masks", ("mask",), ("images", "masks"), (), "edgecv.data.readers.ma
             "images + PNG index masks of the same stem (0 = background)"))
 _add(Format("synthetic_shapes", ("label", "boxes", "mask"), (), ("samples",),
             "edgecv.data.synthetic:read_synthetic", "generated coloured shapes on textured backgrounds"))
+_add(Format("fashion_composite", ("boxes", "mask"), (), ("path", "split", "samples", "backgrounds"),
+            "edgecv.data.readers.fashion_composite:read_fashion_composite",
+            "generated: Fashion-MNIST items pasted onto crops of real photos (Debian dataset-fashion-mnist, "
+            "opencv-doc); path: the idx folder, split: train|t10k items, backgrounds: a photo folder"))
 
 
 def spec_to_dict(spec: Any) -> dict[str, Any]:
@@ -103,7 +108,7 @@ def check_spec(spec: Any, task: str, *, where: str = "data.train") -> Format:
     for key in fmt.required:
         if values.get(key) in (None, ""):
             raise RecipeError(f"{where}.{key}: required for format {name!r}")
-    if name == "idx" and values.get("split", "train") not in IDX_SPLITS:
+    if name in SPLIT_FORMATS and values.get("split", "train") not in IDX_SPLITS:
         split = values.get("split")
         raise RecipeError(f"{where}.split: must be one of {', '.join(IDX_SPLITS)}, got {split!r}"
                           f"{suggest(str(split), IDX_SPLITS)}")

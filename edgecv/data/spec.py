@@ -37,6 +37,7 @@ class DatasetSpec(Strict):
     seed: int = 0
     limit: Optional[int] = Field(None, gt=0)            # use at most this many samples
     max_pixels: Optional[int] = Field(None, gt=0)       # larger images are skipped (edgecv.data.limits)
+    backgrounds: Optional[Path] = None                  # photo folder of a pasted set (fashion_composite)
 
     @field_validator("classes")
     @classmethod

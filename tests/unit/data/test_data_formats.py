@@ -45,7 +45,8 @@ def test_check_spec_names_the_key(spec, task, message):
 def test_format_table_lists_tasks_and_required_keys():
     assert FORMATS.entry("folder").info["required"] == ("path",)
     assert FORMATS.entry("coco").info["tasks"] == ("detection", "segmentation")
-    assert set(FORMATS.names()) == {"folder", "idx", "digits", "csv", "coco", "voc", "yolo", "masks", "synthetic_shapes"}
+    assert set(FORMATS.names()) == {"folder", "idx", "digits", "csv", "coco", "voc", "yolo", "masks", "synthetic_shapes",
+                                   "fashion_composite"}
 
 
 def test_formats_module_imports_no_tensorflow_or_opencv():
