@@ -46,6 +46,18 @@ def tiny_segmenter():
     return keras.Model(inp, keras.layers.Softmax()(x))
 
 
+def tiny_embedder(dim: int = 16):
+    """Conv -> pooling -> Dense -> L2 normalisation: edgecv's embedding head on a toy trunk."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(dim)(x)
+    return keras.Model(inp, keras.layers.UnitNormalization()(x))
+
+
 def export(model, task, labels, formats, out):
     from edgecv.export import export_model
     from edgecv.export.metadata import build_metadata
@@ -131,3 +143,20 @@ def test_detector_files_with_in_graph_nms_run_in_mediapipe(mediapipe_python, nms
                               and np.all(np.abs(np.array(d["box"]) - want) <= 1.0)), None)
                 assert match is not None, (fmt, image, box, score, cls, left)
                 left.remove(match)
+
+
+def test_embedder_files_run_in_mediapipe(mediapipe_python, images, tmp_path):
+    """MediaPipe's ImageEmbedder gives the vectors edgecv's runner gets from the same file and
+    images (int8: raw pixels in, dequantized by the file's own output scale): the metadata is
+    all it needs."""
+    npz, x = images
+    files = export(tiny_embedder(), "embedding", None, ["float32", "int8"], tmp_path)
+    found = run_mediapipe(mediapipe_python, [
+        {"id": f, "kind": "embedder", "model": str(p), "images": str(npz)} for f, p in files.items()],
+        tmp_path)
+    for fmt, path in files.items():
+        ours = edgecv_outputs(path, npz)[0]
+        theirs = np.load(found[fmt]["embeddings"])["embeddings"]
+        assert theirs.shape == ours.shape == (len(x), 16), fmt
+        np.testing.assert_allclose(theirs, ours, atol=1e-5, err_msg=fmt)
+        assert np.all(np.abs(np.linalg.norm(theirs, axis=1) - 1) < 0.05), fmt
