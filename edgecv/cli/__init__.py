@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from edgecv.version import __version__
 from edgecv.errors import EdgecvError
+from edgecv.version import __version__
 
 # command name -> "module:attribute" of a click command; imported on first use.
 COMMANDS = {
