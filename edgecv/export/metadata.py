@@ -258,14 +258,17 @@ def embed_metadata(model_bytes: bytes, meta: dict) -> bytes:
                        json.dumps(meta, default=_jsonable).encode("utf-8"))
 
 
-def embed_entry(model_bytes: bytes, name: str, payload: bytes) -> bytes:
+def embed_entry(model_bytes: bytes, name: str, payload: bytes, *,
+                files: "dict[str, bytes] | None" = None) -> bytes:
     """Return `model_bytes` with `payload` in the `Model.metadata` entry called `name`
-    (replacing an earlier one). The flatbuffer is rebuilt, so anything appended after it
-    (a packed zip of associated files) is dropped: pack such files last."""
+    (replacing an earlier one). Rebuilding the flatbuffer would drop the zip of associated
+    files packed after it (labels.txt), so that zip is packed again: the same files, or
+    `files` instead when given (the standard metadata owns them)."""
     import flatbuffers
     import numpy as np
 
     schema = schema_module()
+    packed = packed_files(model_bytes) if files is None else files
     model = schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
     if any(b.offset for b in (model.buffers or [])):
         raise ExportError("embedding metadata in >2 GB TFLite files (external buffers) "
@@ -283,7 +286,37 @@ def embed_entry(model_bytes: bytes, name: str, payload: bytes) -> bytes:
     model.buffers[entry.buffer].data = data
     builder = flatbuffers.Builder(len(model_bytes) + len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
-    return bytes(builder.Output())
+    return pack_files(bytes(builder.Output()), packed)
+
+
+def packed_files(model_bytes: bytes) -> "dict[str, bytes]":
+    """The associated files zipped after the flatbuffer ({} when there are none)."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(model_bytes)) as archive:
+            return {info.filename: archive.read(info) for info in archive.infolist()}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return {}
+
+
+def pack_files(model_bytes: bytes, files: "dict[str, bytes]") -> bytes:
+    """`model_bytes` (a bare flatbuffer) with `files` appended as an uncompressed zip whose
+    offsets count from byte 0, as the TFLite metadata populator writes it and MediaPipe's
+    ModelMetadataExtractor reads it."""
+    import io
+    import zipfile
+
+    if not files:
+        return model_bytes
+    stream = io.BytesIO(model_bytes)
+    stream.seek(0, io.SEEK_END)
+    # Mode "a" on bytes that are not a zip appends one after them.
+    with zipfile.ZipFile(stream, "a", compression=zipfile.ZIP_STORED) as archive:
+        for file_name, content in files.items():
+            archive.writestr(zipfile.ZipInfo(file_name, date_time=(1980, 1, 1, 0, 0, 0)), content)
+    return stream.getvalue()
 
 
 def _name(value: Any) -> str:

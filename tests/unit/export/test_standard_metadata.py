@@ -89,3 +89,33 @@ def test_recipe_author_version_license_reach_the_standard_metadata():
     raw["export"]["autor"] = "me"
     with pytest.raises(Exception, match="export.autor: unknown key; did you mean author"):
         validate_recipe(raw)
+
+
+def bare_tflite() -> bytes:
+    """The smallest TFLite flatbuffer the schema accepts: version 3, nothing else."""
+    import flatbuffers
+
+    from edgecv.export.metadata import TFLITE_IDENTIFIER, schema_module
+
+    model = schema_module().ModelT()
+    model.version = 3
+    builder = flatbuffers.Builder(64)
+    builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
+def test_packed_labels_survive_a_later_entry_and_a_second_standard_embed():
+    """Writing any entry rebuilds the flatbuffer: the zip of associated files packed after
+    it is packed again (it used to be dropped), and embedding the standard metadata again
+    replaces the files instead of appending a second copy."""
+    from edgecv.export.metadata import embed_metadata, packed_files, read_metadata
+    from edgecv.export.standard.embed import embed_standard, read_standard
+
+    labelled = embed_standard(bare_tflite(), DETECTOR, {"labels.txt": b"a\nb\n"})
+    later = embed_metadata(labelled, {"task": "detection"})
+    assert read_metadata(later)["task"] == "detection"
+    assert read_standard(later)["files"] == {"labels.txt": b"a\nb\n"}
+    again = embed_standard(later, DETECTOR, {"labels.txt": b"c\n"})
+    assert packed_files(again) == {"labels.txt": b"c\n"}
+    assert read_standard(again)["metadata"]["name"] == "det"
+    assert packed_files(bare_tflite()) == {}
