@@ -32,8 +32,9 @@ from edgecv.train.spec import STAGE_ORDER, FineTuneSpec, PruneSpec, QatSpec, Tra
 
 TASKS = task_names()
 # Sections read only after training: they may change on --resume (edgecv.resume), and the
-# training digest that train/state.json records leaves them out.
-RESUME_SAFE = ("export", "bench")
+# training digest that train/state.json records leaves them out. A task section adds its
+# own such keys (its config's RESUME_SAFE, e.g. detection.export) below.
+RESUME_SAFE: tuple[str, ...] = ("export", "bench")
 
 
 class _RecipeBase(Strict):
@@ -85,10 +86,8 @@ class _RecipeBase(Strict):
         resumed run checks it continues the same training. With `stages`, the sections of
         the other stages are left out too: a run whose train and prune stages ran may be
         resumed with a qat stage added after them."""
-        dropped = set(RESUME_SAFE)
-        if stages is not None:
-            dropped |= set(STAGE_ORDER) - set(stages)
-        data = {k: v for k, v in self.to_dict().items() if k not in dropped}
+        dropped = set(STAGE_ORDER) - set(stages) if stages is not None else set()
+        data = {k: v for k, v in without_resume_safe(self.to_dict()).items() if k not in dropped}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -98,6 +97,34 @@ Recipe = create_model(
     "Recipe", __base__=_RecipeBase, __module__=__name__,
     **{info.name: (Optional[info.load_config()], None) for info in all_tasks() if info.config},
 )
+
+
+RESUME_SAFE += tuple(f"{info.name}.{key}" for info in all_tasks() if info.config
+                     for key in getattr(info.load_config(), "RESUME_SAFE", ()))
+
+
+def without_resume_safe(data: dict) -> dict:
+    """A recipe dict without its RESUME_SAFE keys. A task section left at its defaults is
+    dropped too, so `--set detection.export.postprocess=nms` on a recipe that had no
+    `detection:` section changes nothing training reads."""
+    data = {k: v for k, v in data.items() if k not in RESUME_SAFE}
+    for key in RESUME_SAFE:
+        section, _, inner = key.partition(".")
+        if not inner or not isinstance(data.get(section), dict):
+            continue
+        kept = {k: v for k, v in data[section].items() if k != inner}
+        defaults = {k: v for k, v in section_defaults(section).items() if k != inner}
+        if kept == defaults:
+            del data[section]
+        else:
+            data[section] = kept
+    return data
+
+
+def section_defaults(section: str) -> "dict | None":
+    """A task section's defaults as recipe.yaml would store them; None for other sections."""
+    info = next((info for info in all_tasks() if info.name == section and info.config), None)
+    return None if info is None else info.load_config()().model_dump(mode="json", exclude_none=True)
 
 
 def task_section(recipe: Any, task: str) -> Any:

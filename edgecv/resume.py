@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgecv.errors import EdgecvError
-from edgecv.recipe import RESUME_SAFE  # export, bench: may change on --resume
+from edgecv.recipe import RESUME_SAFE, without_resume_safe  # export, bench, detection.export
 
 SHOWN_KEYS = 4                      # differing keys named in the one-line error
 
@@ -53,7 +53,7 @@ MISSING = _Missing()
 
 
 def is_resume_safe(key: str) -> bool:
-    return key.split(".")[0] in RESUME_SAFE
+    return any(key == safe or key.startswith(safe + ".") for safe in RESUME_SAFE)
 
 
 def check_resumable(run_dir: Path, recipe: Any) -> None:
@@ -71,8 +71,8 @@ def check_resumable(run_dir: Path, recipe: Any) -> None:
     if not isinstance(old, dict):
         raise ResumeError(f"--resume: {path} is not a recipe mapping")
     added = _stages_added_after(old, _normalised(recipe))
-    changed = [d for d in differences(old, _normalised(recipe))
-               if not is_resume_safe(d[0]) and d[0].split(".")[0] not in added]
+    before, after = _comparable(old, _normalised(recipe))
+    changed = [d for d in differences(before, after) if d[0].split(".")[0] not in added]
     if changed:
         shown = ", ".join(f"{key} ({_short(a)} -> {_short(b)})" for key, a, b in changed[:SHOWN_KEYS])
         more = f" and {len(changed) - SHOWN_KEYS} more" if len(changed) > SHOWN_KEYS else ""
@@ -81,6 +81,20 @@ def check_resumable(run_dir: Path, recipe: Any) -> None:
             f"resume with the same recipe and --set values, or start a new run with --out NEW_DIR "
             f"(only {', '.join(s + '.*' for s in RESUME_SAFE)} may change on resume, and stages "
             f"may be added after the last one)")
+
+
+def _comparable(old: dict, new: dict) -> tuple[dict, dict]:
+    """Both recipes without their resume-safe keys; a task section one of them leaves out
+    stands for its defaults, so a change is named by its key (detection.lambda_obj)."""
+    from edgecv.recipe import section_defaults
+
+    old, new = without_resume_safe(old), without_resume_safe(new)
+    for a, b in ((old, new), (new, old)):
+        for section in set(b) - set(a):
+            defaults = section_defaults(section)
+            if defaults is not None:
+                a[section] = {k: v for k, v in defaults.items() if k in b[section]}
+    return old, new
 
 
 def _stages_added_after(old: dict, new: dict) -> set[str]:

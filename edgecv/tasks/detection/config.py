@@ -1,7 +1,7 @@
 """The recipe's `detection:` section (pydantic only; no TensorFlow)."""
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import ClassVar, Literal, Union
 
 from pydantic import Field
 
@@ -28,6 +28,9 @@ class DetectionExportSpec(Strict):
 
 class DetectionSpec(Strict):
     """YOLO settings; anchors are (width, height) in input pixels, or `auto` (k-means)."""
+
+    # Keys read only after training: `edgecv train --resume` may change them (edgecv.recipe).
+    RESUME_SAFE: ClassVar[tuple[str, ...]] = ("export",)
 
     anchors: Union[Literal["auto"], list[tuple[float, float]]] = "auto"
     anchors_per_scale: int = Field(3, ge=1, le=9)

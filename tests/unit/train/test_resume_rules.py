@@ -30,3 +30,29 @@ def test_only_stages_after_the_last_old_one_count_as_added():
     assert _stages_added_after({"train": {}, "prune": {}}, {"train": {}, "prune": {}, "qat": {}}) == {"qat"}
     # A prune stage slipped in before a qat stage that already ran is not an addition.
     assert _stages_added_after({"train": {}, "qat": {}}, {"train": {}, "prune": {}, "qat": {}}) == set()
+
+
+def test_detection_export_switch_may_change_on_resume_other_detection_keys_may_not(tmp_path):
+    """detection.export (in-graph NMS, its thresholds) is read only at export: switching it on
+    for --resume keeps the training digest and passes the resume check; a loss weight does not."""
+    import pytest
+    import yaml
+
+    from edgecv.errors import EdgecvError
+    from edgecv.resume import check_resumable, is_resume_safe
+
+    det = {**BASE, "task": "detection", "data": {"train": {"format": "synthetic_shapes", "samples": 8}},
+           "model": {"arch": "tiny_yolo_v3", "alpha": 0.25, "input_shape": [64, 64, 3]},
+           "export": {"formats": ["float32"]}}
+    plain = validate_recipe(det)
+    nms = validate_recipe({**det, "detection": {"export": {"postprocess": "nms", "max_detections": 5}}})
+    heavier = validate_recipe({**det, "detection": {"lambda_obj": 2.0}})
+    assert nms.training_digest() == plain.training_digest()
+    assert heavier.training_digest() != plain.training_digest()
+    assert is_resume_safe("detection.export.postprocess") and not is_resume_safe("detection.lambda_obj")
+    assert not is_resume_safe("exported")
+
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(plain.to_dict()))
+    check_resumable(tmp_path, nms)                       # no error
+    with pytest.raises(EdgecvError, match=r"differs .* in detection.lambda_obj \(1.0 -> 2.0\)"):
+        check_resumable(tmp_path, heavier)
