@@ -64,6 +64,46 @@ def test_read_only_out_is_one_line(tmp_path, capsys):
         assert caught.value.filename == str(ro / "saved_model")
 
 
+def without_root_file_access() -> list[str]:
+    """A command prefix that runs as root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH, so
+    file permissions apply as they do for a user (root passes every check otherwise)."""
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("a permission probe needs root and util-linux setpriv")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+
+
+def test_no_permission_out_and_unreadable_images_are_one_line(tmp_path):
+    """EACCES: --out under a folder the user may not write ends exit 2 naming the path, nothing
+    created; an image the user may not read is reported by name and skipped (data check)."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    locked.chmod(0o555)
+    as_user = without_root_file_access()
+    done = subprocess.run([*as_user, *cli("train", QUICKSTART, "--out", locked / "run", *FAST)],
+                          capture_output=True, text=True, env=env(), timeout=300, check=False)
+    assert done.returncode == 2, done.stderr
+    one_error_line(done.stderr, f"{locked / 'run'}: permission denied")
+    assert list(locked.iterdir()) == []
+
+    import cv2
+
+    for name in ("a", "b"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(tmp_path / "data" / name / f"{i}.png"), np.full((16, 16, 3), 40 * i, np.uint8))
+    secret = tmp_path / "data" / "a" / "0.png"
+    secret.chmod(0)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"format: folder\npath: {tmp_path / 'data'}\n")
+    done = subprocess.run([*as_user, *cli("data", "check", spec, "--task", "classification")],
+                          capture_output=True, text=True, env=env(), timeout=300, check=False)
+    assert "Traceback" not in done.stderr
+    assert "samples: 5 usable, 1 bad" in done.stdout, done.stdout
+    assert f"{secret}: cannot read: Permission denied" in done.stdout, done.stdout
+
+
 def test_disk_full_before_training_leaves_no_folder(tmp_path, capsys):
     """The first file after the lock and marker (the run's edgecv.log) does not fit: the fresh
     folder goes again, so the same command can be rerun."""
