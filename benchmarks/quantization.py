@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -288,8 +289,9 @@ def main(argv=None) -> int:
         print("error: no variant produced a report; see the logs in " + str(args.out), file=sys.stderr)
         return 2
     samples = next(((e.get("accuracy") or {}).get("samples") for e in reports["float"]["entries"]), None)
-    command = " ".join(["python", "benchmarks/quantization.py", str(args.recipe), "--out", str(args.out),
-                        *[f"--set {o}" for o in args.overrides]])
+    command = shlex.join(["python", "benchmarks/quantization.py", str(args.recipe), "--out", str(args.out),
+                          *[part for o in args.overrides for part in ("--set", o)],
+                          *(["--variants", *args.variants] if set(args.variants) != set(VARIANTS) else [])])
     print()
     print(f"recipe {args.recipe} ({resolved['task']}), eval set {samples} samples "
           f"({args.out / 'float' / 'eval.npz'}); delta = points vs the float row; `{command}`")
