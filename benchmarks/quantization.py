@@ -25,6 +25,9 @@ How each variant is produced (each command in its own process; logs in DIR/<vari
   So QAT and PQAT start from the very float weights of the float row (resume with added
   stages, not init_from).
 
+The float row's main metric is the float Keras model (the float run's accuracy.reference);
+report.json keeps only that one number of the Keras model, so the float row's mAP@0.5:0.95 /
+per-class IoU, size and p50 are those of the float run's float32 .tflite (same eval set).
 Every number in the table is read from a report.json edgecv wrote (accuracy.value, the float
 reference, the task's extra metrics, size_bytes, latency_ms.p50); the script only takes
 differences ("delta" = variant minus the float row, in points) and reads the calibration image
@@ -294,7 +297,8 @@ def main(argv=None) -> int:
                           *(["--variants", *args.variants] if set(args.variants) != set(VARIANTS) else [])])
     print()
     print(f"recipe {args.recipe} ({resolved['task']}), eval set {samples} samples "
-          f"({args.out / 'float' / 'eval.npz'}); delta = points vs the float row; `{command}`")
+          f"({args.out / 'float' / 'eval.npz'}); delta = points vs the float row (its main metric: the "
+          f"Keras model; its other columns: the float32 .tflite); `{command}`")
     for line in table(rows):
         print(line)
     if args.json:
