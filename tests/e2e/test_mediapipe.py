@@ -75,6 +75,12 @@ def edgecv_outputs(path, images_npz):
                      delegate="none")["outputs"]
 
 
+def run_files(python, kind, files, images_npz, tmp_path):
+    """MediaPipe's `kind` task on each of {format: path}, over the images; {format: result}."""
+    return run_mediapipe(python, [{"id": f, "kind": kind, "model": str(p), "images": str(images_npz)}
+                                  for f, p in files.items()], tmp_path)
+
+
 def run_mediapipe(python, cases, tmp_path):
     request, result = tmp_path / "request.json", tmp_path / "result.json"
     request.write_text(json.dumps({"cases": cases}))
@@ -91,9 +97,7 @@ def run_mediapipe(python, cases, tmp_path):
 def test_classifier_files_run_in_mediapipe_with_label_names(mediapipe_python, images, tmp_path):
     npz, _ = images
     files = export(tiny_model(seed=6), "classification", LABELS, ["float32", "float16", "int8"], tmp_path)
-    found = run_mediapipe(mediapipe_python, [
-        {"id": f, "kind": "classifier", "model": str(p), "images": str(npz)} for f, p in files.items()],
-        tmp_path)
+    found = run_files(mediapipe_python, "classifier", files, npz, tmp_path)
     for fmt, path in files.items():
         top1 = edgecv_outputs(path, npz)[0].argmax(1)
         assert found[fmt]["index"] == top1.tolist(), fmt          # 100 % agreement
@@ -103,9 +107,7 @@ def test_classifier_files_run_in_mediapipe_with_label_names(mediapipe_python, im
 def test_segmenter_files_run_in_mediapipe(mediapipe_python, images, tmp_path):
     npz, _ = images
     files = export(tiny_segmenter(), "segmentation", SEG_LABELS, ["float32", "int8"], tmp_path)
-    found = run_mediapipe(mediapipe_python, [
-        {"id": f, "kind": "segmenter", "model": str(p), "images": str(npz)} for f, p in files.items()],
-        tmp_path)
+    found = run_files(mediapipe_python, "segmenter", files, npz, tmp_path)
     for fmt, path in files.items():
         ours = edgecv_outputs(path, npz)[0].argmax(-1)
         theirs = np.load(found[fmt]["masks"])["masks"]
@@ -123,9 +125,7 @@ def test_detector_files_with_in_graph_nms_run_in_mediapipe(mediapipe_python, nms
     from tests.detection_data import CATEGORIES
 
     files, eval_npz = nms_detector_files
-    found = run_mediapipe(mediapipe_python, [
-        {"id": f, "kind": "detector", "model": str(p), "images": str(eval_npz)} for f, p in files.items()],
-        tmp_path)
+    found = run_files(mediapipe_python, "detector", files, eval_npz, tmp_path)
     size = np.load(eval_npz)["x"].shape[1:3]
     scale = np.array([size[1], size[0], size[1], size[0]], np.float64)
     for fmt, path in files.items():
@@ -151,9 +151,7 @@ def test_embedder_files_run_in_mediapipe(mediapipe_python, images, tmp_path):
     all it needs."""
     npz, x = images
     files = export(tiny_embedder(), "embedding", None, ["float32", "int8"], tmp_path)
-    found = run_mediapipe(mediapipe_python, [
-        {"id": f, "kind": "embedder", "model": str(p), "images": str(npz)} for f, p in files.items()],
-        tmp_path)
+    found = run_files(mediapipe_python, "embedder", files, npz, tmp_path)
     for fmt, path in files.items():
         ours = edgecv_outputs(path, npz)[0]
         theirs = np.load(found[fmt]["embeddings"])["embeddings"]

@@ -135,11 +135,12 @@ def test_ctrl_c_prints_the_exact_resume_command(tmp_path, monkeypatch, capsys):
         "--set", "model.input_shape=[32, 32, 3]", "--resume"]
 
 
-def test_sigterm_that_came_out_as_another_error_still_prints_the_resume_command(tmp_path, monkeypatch,
-                                                                                  capsys):
-    """SIGTERM landing in C++ code (the converter, the runner's subprocess) surfaces as some
-    other exception: the run still ends 130 with the --resume command (seen in CI, where a
-    SIGTERM during the bench gave a bare 'aborted (SIGTERM)')."""
+@pytest.mark.parametrize("mangled", [False, True], ids=["raised_in_python", "came_out_as_another_error"])
+def test_sigterm_prints_the_resume_command(tmp_path, monkeypatch, capsys, mangled):
+    """SIGTERM raised in Python code: click wraps the Terminated into Abort and signals.py wraps
+    that again, so the hint is found down the chain of causes. SIGTERM landing in C++ code (the
+    converter, the runner's subprocess) surfaces as another exception: the run still ends 130
+    with the --resume command (CI once printed a bare 'aborted (SIGTERM)' for it)."""
     import signal
 
     import edgecv.workflow
@@ -147,33 +148,14 @@ def test_sigterm_that_came_out_as_another_error_still_prints_the_resume_command(
     from edgecv.errors import EdgecvError
     from edgecv.signals import Terminated
 
-    def mangled(recipe, run_dir, **kwargs):
+    def killed(recipe, run_dir, **kwargs):
         (run_dir / "recipe.yaml").write_text("name: q\n")
         try:
             os.kill(os.getpid(), signal.SIGTERM)
         except Terminated:
+            if not mangled:
+                raise
             raise EdgecvError("the runner exited with code -15") from None
-
-    monkeypatch.setattr(edgecv.workflow, "run_recipe", mangled)
-    run = tmp_path / "run"
-    recipe = REPO / "recipes" / "quickstart.yaml"
-    assert main(["train", str(recipe), "--out", str(run)]) == 130
-    line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert line == f"aborted (SIGTERM); continue with: edgecv train {recipe} --out {run} --resume"
-    assert (run / "recipe.yaml").is_file()       # kept for the --resume it names
-
-
-def test_sigterm_raised_in_python_prints_the_resume_command(tmp_path, monkeypatch, capsys):
-    """The plain case: SIGTERM raises Terminated in Python code, click wraps it into Abort and
-    signals.py wraps that again; the hint is found down the chain of causes."""
-    import signal
-
-    import edgecv.workflow
-    from edgecv.cli import main
-
-    def killed(recipe, run_dir, **kwargs):
-        (run_dir / "recipe.yaml").write_text("name: q\n")
-        os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(edgecv.workflow, "run_recipe", killed)
     run = tmp_path / "run"
@@ -181,3 +163,4 @@ def test_sigterm_raised_in_python_prints_the_resume_command(tmp_path, monkeypatc
     assert main(["train", str(recipe), "--out", str(run)]) == 130
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line == f"aborted (SIGTERM); continue with: edgecv train {recipe} --out {run} --resume"
+    assert (run / "recipe.yaml").is_file()       # kept for the --resume it names
