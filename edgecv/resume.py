@@ -70,8 +70,9 @@ def check_resumable(run_dir: Path, recipe: Any) -> None:
         raise ResumeError(f"--resume: cannot read {path} ({str(exc).splitlines()[0]})") from None
     if not isinstance(old, dict):
         raise ResumeError(f"--resume: {path} is not a recipe mapping")
-    added = _stages_added_after(old, _normalised(recipe))
-    before, after = _comparable(old, _normalised(recipe))
+    new = _normalised(recipe)
+    added = _stages_added_after(old, new)
+    before, after = _comparable(old, new)
     changed = [d for d in differences(before, after) if d[0].split(".")[0] not in added]
     if changed:
         shown = ", ".join(f"{key} ({_short(a)} -> {_short(b)})" for key, a, b in changed[:SHOWN_KEYS])
