@@ -172,8 +172,8 @@ def export_model(model, fmt: "str | Format", out_path: "str | os.PathLike", *,
     meta.update(io_metadata(data))
     data = md.embed_metadata(data, meta)
     post = f.post(data, out_path.name) if f.post is not None else PostResult(data)
-    # Last: the standard metadata packs labels.txt as a zip after the flatbuffer, which
-    # any later rebuild of the flatbuffer would drop.
+    # Last, after the format's post-step: the standard metadata describes the final file
+    # (its packed labels.txt zip survives later entries: metadata.embed_entry keeps it).
     from edgecv.export.standard.write import add_standard_metadata
 
     data = add_standard_metadata(post.data, meta, name=out_path.stem)
