@@ -3,34 +3,12 @@ and sparsity-preserving QAT (PQAT) after a prune stage with tfmot's prune-preser
 """
 from __future__ import annotations
 
-from edgecv.errors import ModelError
 from edgecv.optimize.qat import quantize, quantize_scope  # noqa: F401  (quantize_scope re-exported)
-
-
-def _tfmot():
-    try:
-        import tensorflow_model_optimization as tfmot
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise ModelError("QAT needs tensorflow-model-optimization: pip install tensorflow-model-optimization") from None
-    return tfmot
 
 
 def quantize_for_training(model, *, preserve_sparsity: bool = False):
     """QAT-wrap `model`; with `preserve_sparsity`, zeros from pruning stay zero (PQAT)."""
-    if not preserve_sparsity:
-        return quantize(model)
-    tfmot = _tfmot()
-    scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
-    qk = tfmot.quantization.keras
-    try:
-        annotated = qk.quantize_annotate_model(model)
-        with qk.quantize_scope():
-            return qk.quantize_apply(annotated, scheme)
-    except (ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ModelError(
-            f"PQAT: tfmot cannot quantize {model.name} with the prune-preserving scheme ({first}); "
-            "this family needs its own prune-preserving QuantizeConfigs") from None
+    return quantize(model, preserve_sparsity=preserve_sparsity)
 
 
 def unmasked_pruned_kernels(qat_model, pruned_layers: list[str]) -> list:

@@ -120,8 +120,14 @@ def _unfoldable_batch_norms(model) -> set[str]:
     return names
 
 
-def quantize(model):
+def quantize(model, *, preserve_sparsity: bool = False):
     """Return a tfmot QAT copy of a functional edgecv model (weights copied).
+
+    With `preserve_sparsity` (PQAT after a prune stage) tfmot's prune-preserving
+    scheme masks the kernels of the layers it knows (Conv2D, Dense); the others it
+    refuses outright (Conv2DTranspose in U-Net and Tiny-YOLO's upsampling heads), so
+    they get the default 8-bit config here, and the stage's keep-zeros callback
+    (edgecv.optimize.pqat) keeps their pruned weights at zero instead.
 
     Raises ModelError for nested models or layers no config exists for,
     naming the layer.
@@ -132,6 +138,11 @@ def quantize(model):
         if isinstance(layer, keras.Model):
             raise ModelError(f"quantize: layer {layer.name!r} is a nested model; "
                              "QAT needs a flat functional model")
+    dense_scheme = tfmot.quantization.keras.default_8bit.Default8BitQuantizeScheme()
+    scheme = dense_scheme
+    if preserve_sparsity:
+        scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+    sparse_registry, dense_registry = scheme.get_quantize_registry(), dense_scheme.get_quantize_registry()
 
     def clone(layer):
         fresh = layer.__class__.from_config(layer.get_config())
@@ -142,12 +153,16 @@ def quantize(model):
             config_class = OutputQuantizeConfig
         if config_class is not None:
             return annotate(fresh, quantize_config=config_class())
+        # `supports` looks at trainable weights: ask about the built original, not the clone.
+        if preserve_sparsity and not sparse_registry.supports(layer) and dense_registry.supports(layer):
+            return annotate(fresh, quantize_config=dense_registry.get_quantize_config(layer))
         return annotate(fresh)
 
     annotated = keras.models.clone_model(model, clone_function=clone)
     annotated.set_weights(model.get_weights())
     with quantize_scope():
         try:
-            return tfmot.quantization.keras.quantize_apply(annotated)
+            return tfmot.quantization.keras.quantize_apply(annotated, scheme)
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"quantize: model {model.name!r} cannot be QAT-wrapped: {exc}") from exc
+            first = str(exc).strip().splitlines()[0]
+            raise ModelError(f"quantize: model {model.name!r} cannot be QAT-wrapped: {first}") from None

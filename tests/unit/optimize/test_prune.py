@@ -149,3 +149,37 @@ def test_structured_2_of_4_sparsity(tmp_path):
         kernel = model.get_layer(name).kernel.numpy()
         groups = np.moveaxis(kernel, -2, -1).reshape(-1, 4)  # 4 consecutive input channels
         assert (np.sum(groups == 0, axis=1) >= 2).all(), name
+
+
+def test_pqat_wraps_conv_transpose_and_keeps_its_zeros():
+    """tfmot's prune-preserving scheme refuses Conv2DTranspose (U-Net, Tiny-YOLO); edgecv
+    gives it the default 8-bit config and the keep-zeros callback holds its zeros."""
+    from edgecv.optimize.pqat import keep_zeros_callback, quantize_for_training, unmasked_pruned_kernels
+
+    inputs = keras.Input((16, 16, 3))
+    h = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="down")(inputs)
+    h = keras.layers.ReLU(name="r1")(h)
+    h = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", name="up")(h)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="logits")(h))
+    rng = np.random.default_rng(0)
+    for name in ("down", "up", "logits"):  # half of every kernel zero, as a finished prune leaves it
+        layer = model.get_layer(name)
+        kernel = layer.kernel.numpy()
+        kernel[rng.random(kernel.shape) < 0.5] = 0
+        layer.kernel.assign(kernel)
+    zeros_before = model.get_layer("up").kernel.numpy() == 0
+
+    qat = quantize_for_training(model, preserve_sparsity=True)
+    wrapped = {layer.layer.name for layer in qat.layers if hasattr(layer, "layer")}
+    assert {"down", "up", "logits"} <= wrapped
+    unmasked = unmasked_pruned_kernels(qat, ["down", "up", "logits"])
+    # tfmot masks `logits`; `down` (Conv2D + ReLU gets a no-op config) and `up` are left to the callback.
+    assert [v.name.split("/")[0] for v in unmasked] == ["down", "up"]
+
+    x = rng.normal(size=(32, 16, 16, 3)).astype(np.float32)
+    y = rng.integers(0, 2, (32, 16, 16)).astype(np.int32)
+    qat.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    qat.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[keep_zeros_callback(unmasked)])
+    after = unmasked[1].numpy()
+    assert np.all(after[zeros_before] == 0)
+    assert not np.allclose(after[~zeros_before], model.get_layer("up").kernel.numpy()[~zeros_before])
