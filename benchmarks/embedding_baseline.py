@@ -11,7 +11,6 @@ benchmarks/embedding.py, so the numbers compare.
 from __future__ import annotations
 
 import argparse
-import gzip
 import sys
 from pathlib import Path
 
@@ -19,15 +18,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgecv.tasks.embedding.metrics import embedding_scores  # noqa: E402
+from edgecv.data.readers.idx import read_idx_split
+from edgecv.tasks.embedding.metrics import embedding_scores
 
 HELD_OUT = (7, 8, 9)
 PCA_FIT_IMAGES = 20_000      # of the 42,000 training images of classes 0-6: enough for the top 64
 
 
 def read_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    images = np.frombuffer(gzip.open(root / f"{split}-images-idx3-ubyte.gz").read(), np.uint8, offset=16)
-    labels = np.frombuffer(gzip.open(root / f"{split}-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
+    images, labels = read_idx_split(root, split)
     return images.reshape(len(labels), -1).astype(np.float64) / 255.0, labels
 
 

@@ -20,17 +20,18 @@ training. Results in benchmarks/README.md (Embedding: objectives).
 from __future__ import annotations
 
 import argparse
-import gzip
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-FASHION = "/usr/share/datasets/fashion-mnist/"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgecv.data.readers.idx import read_idx_split
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
 TRAIN_CLASSES = 7            # classes 0-6 train, 7-9 (sneaker, bag, ankle boot) are scored
-
-
-def read_idx(name: str, header: int) -> np.ndarray:
-    return np.frombuffer(gzip.open(FASHION + name).read(), np.uint8, offset=header)
 
 
 def parse_args(argv=None):
@@ -70,10 +71,8 @@ def main(argv=None) -> None:
 
     losses = {"semi_hard": semi_hard_triplet_loss, "batch_hard": batch_hard_triplet_loss,
               "contrastive": contrastive_loss}
-    x_train = read_idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
-    y_train = read_idx("train-labels-idx1-ubyte.gz", 8)
-    x_test = read_idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
-    y_test = read_idx("t10k-labels-idx1-ubyte.gz", 8)
+    x_train, y_train = read_idx_split(FASHION, "train")
+    x_test, y_test = read_idx_split(FASHION, "t10k")
     seen, unseen = y_train < TRAIN_CLASSES, y_test >= TRAIN_CLASSES
     x_train, y_train, x_test, y_test = x_train[seen], y_train[seen], x_test[unseen], y_test[unseen]
 

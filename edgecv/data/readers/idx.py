@@ -45,13 +45,20 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
 
 
-def read_idx(spec: dict, task: str) -> Dataset:
-    root = require_dir(spec["path"], "idx folder")
-    split = spec.get("split") or "train"
+def read_idx_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 images [N, H, W], int32 labels [N]) of one split of an idx folder."""
+    root = Path(root)
     images = _read_idx(_find(root, f"{split}-images-idx3-ubyte"), IMAGES_MAGIC)
     labels = _read_idx(_find(root, f"{split}-labels-idx1-ubyte"), LABELS_MAGIC).astype(np.int32)
     if len(images) != len(labels):
         raise DataError(f"{root}: {len(images)} images but {len(labels)} labels in split {split!r}")
+    return images, labels
+
+
+def read_idx(spec: dict, task: str) -> Dataset:
+    root = require_dir(spec["path"], "idx folder")
+    split = spec.get("split") or "train"
+    images, labels = read_idx_split(root, split)
     count = int(labels.max()) + 1 if len(labels) else 0
     names = fixed_classes(spec)
     if names is None:
