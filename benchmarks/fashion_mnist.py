@@ -102,9 +102,9 @@ def stage_model(run_dir: Path, recipe, num_classes: int, stage: str):
     kwargs["num_classes"] = num_classes
     model = create_model(recipe.model.arch, **kwargs)
     if stage == "qat":
-        from edgecv.optimize.pqat import quantize_for_training
+        from edgecv.optimize.qat import quantize
 
-        model = quantize_for_training(model, preserve_sparsity=recipe.prune is not None)
+        model = quantize(model, preserve_sparsity=recipe.prune is not None)
     tf.train.Checkpoint(model=model).read(str(run_dir / "train" / output)).expect_partial()
     return model
 

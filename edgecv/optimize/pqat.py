@@ -1,14 +1,8 @@
-"""QAT for the training stages: `qat.quantize` (custom QuantizeConfigs for every family),
-and sparsity-preserving QAT (PQAT) after a prune stage with tfmot's prune-preserving scheme.
+"""Sparsity-preserving QAT (PQAT) after a prune stage: which pruned kernels tfmot's
+prune-preserving scheme leaves without a mask, and a callback that keeps their zeros.
+The wrapping itself is `edgecv.optimize.qat.quantize(model, preserve_sparsity=True)`.
 """
 from __future__ import annotations
-
-from edgecv.optimize.qat import quantize, quantize_scope  # noqa: F401  (quantize_scope re-exported)
-
-
-def quantize_for_training(model, *, preserve_sparsity: bool = False):
-    """QAT-wrap `model`; with `preserve_sparsity`, zeros from pruning stay zero (PQAT)."""
-    return quantize(model, preserve_sparsity=preserve_sparsity)
 
 
 def unmasked_pruned_kernels(qat_model, pruned_layers: list[str]) -> list:

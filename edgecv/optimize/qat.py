@@ -138,11 +138,11 @@ def quantize(model, *, preserve_sparsity: bool = False):
         if isinstance(layer, keras.Model):
             raise ModelError(f"quantize: layer {layer.name!r} is a nested model; "
                              "QAT needs a flat functional model")
-    dense_scheme = tfmot.quantization.keras.default_8bit.Default8BitQuantizeScheme()
-    scheme = dense_scheme
+    scheme = tfmot.quantization.keras.default_8bit.Default8BitQuantizeScheme()
+    dense_registry = scheme.get_quantize_registry()
     if preserve_sparsity:
         scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
-    sparse_registry, dense_registry = scheme.get_quantize_registry(), dense_scheme.get_quantize_registry()
+        sparse_registry = scheme.get_quantize_registry()
 
     def clone(layer):
         fresh = layer.__class__.from_config(layer.get_config())

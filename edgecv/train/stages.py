@@ -22,7 +22,8 @@ from edgecv import tempdirs
 from edgecv.errors import EdgecvError, ModelError
 from edgecv.fileio import write_json
 from edgecv.optimize import prune as pruning
-from edgecv.optimize.pqat import keep_zeros_callback, quantize_for_training, unmasked_pruned_kernels
+from edgecv.optimize.pqat import keep_zeros_callback, unmasked_pruned_kernels
+from edgecv.optimize.qat import quantize
 from edgecv.train.callbacks import EpochCommit, ProgressPrinter, StepProgress
 from edgecv.train.distribute import StrategyInfo, get_strategy
 from edgecv.train.optim import make_optimizer, make_schedule
@@ -177,7 +178,7 @@ class _StageRunner:
             pruned = pruning.prune_model(base, spec, total_steps=spec.epochs * steps, echo=self.echo)
             self.state.stage(name).info["pruned_layers"] = pruning.pruned_layer_names(pruned)
             return pruned
-        quantized = quantize_for_training(base, preserve_sparsity=preserve_sparsity)
+        quantized = quantize(base, preserve_sparsity=preserve_sparsity)
         set_bn_momentum(quantized, self.recipe.model.bn_momentum)
         self.keep_zeros = []
         if preserve_sparsity:
@@ -303,7 +304,7 @@ def _float32_copy(factory: Callable[[], keras.Model], trained: keras.Model, *, q
     """Rebuild a mixed-precision model in float32 for export (variables are float32 either way)."""
     fresh = factory()
     if quantized:
-        fresh = quantize_for_training(fresh, preserve_sparsity=preserve_sparsity)
+        fresh = quantize(fresh, preserve_sparsity=preserve_sparsity)
     fresh.set_weights(trained.get_weights())
     return fresh
 

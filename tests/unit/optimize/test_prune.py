@@ -154,11 +154,8 @@ def test_structured_2_of_4_sparsity(tmp_path):
 def test_pqat_wraps_conv_transpose_and_keeps_its_zeros():
     """tfmot's prune-preserving scheme refuses Conv2DTranspose (U-Net, Tiny-YOLO); edgecv
     gives it the default 8-bit config and the keep-zeros callback holds its zeros."""
-    from edgecv.optimize.pqat import (
-        keep_zeros_callback,
-        quantize_for_training,
-        unmasked_pruned_kernels,
-    )
+    from edgecv.optimize.pqat import keep_zeros_callback, unmasked_pruned_kernels
+    from edgecv.optimize.qat import quantize
 
     inputs = keras.Input((16, 16, 3))
     h = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="down")(inputs)
@@ -173,7 +170,7 @@ def test_pqat_wraps_conv_transpose_and_keeps_its_zeros():
         layer.kernel.assign(kernel)
     zeros_before = model.get_layer("up").kernel.numpy() == 0
 
-    qat = quantize_for_training(model, preserve_sparsity=True)
+    qat = quantize(model, preserve_sparsity=True)
     wrapped = {layer.layer.name for layer in qat.layers if hasattr(layer, "layer")}
     assert {"down", "up", "logits"} <= wrapped
     unmasked = unmasked_pruned_kernels(qat, ["down", "up", "logits"])
