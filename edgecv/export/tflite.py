@@ -116,8 +116,14 @@ def _converter(model, *, static_batch: bool):
     except Exception as exc:
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"tracing the model for TFLite conversion failed: {first}") from exc
-    # The model as trackable_obj: the converter then writes the signature (output names).
-    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    # A trackable_obj makes the converter write the signature (output names). Not the
+    # Keras model itself: the converter saves its trackable_obj as a SavedModel first, and
+    # a Keras model serialises every layer's call functions (20 of the 23 s of a 32 px
+    # MobileNetV2 0.35 float32 export); a bare module that only holds the variables the
+    # trace captured saves in under a second and gives the same file.
+    holder = tf.Module()
+    holder.captured_variables = list(model.variables)
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
 
 
 def _require_integer(data: bytes, fmt: str) -> None:
