@@ -5,12 +5,16 @@ head) trained on classes 0-6 of the training images, after every epoch the verif
 AUC and recall@1 of classes 7-9 of t10k (3,000 images, edgecv's metrics, all pairs).
 Objectives: the recipe's semi-hard (or batch-hard) triplet loss, edgecv's contrastive loss,
 and/or an instance loss (SimCLR's NT-Xent: two augmented views of the same image are the
-only positives), whose features are not tied to the 7 training classes.
+only positives), whose features are not tied to the 7 training classes, or a proxy loss
+(normalised softmax over one learnt proxy per class). `--pooled` also scores the pooled
+backbone features under the head (1280-d: about a minute more per epoch).
 
     python benchmarks/embedding_objectives.py --epochs 3 --tag base
     python benchmarks/embedding_objectives.py --epochs 3 --ntxent 1.0 --tag mix
     python benchmarks/embedding_objectives.py --epochs 2 --loss none --ntxent 1.0 --tag simclr
     python benchmarks/embedding_objectives.py --epochs 2 --loss contrastive --margin 1.0 --tag contr
+    python benchmarks/embedding_objectives.py --epochs 2 --pooled --score-init --tag base_pool
+    python benchmarks/embedding_objectives.py --epochs 2 --loss proxy --pooled --tag proxy
 
 The PK batches are drawn here in numpy (P classes without replacement, K images from each
 class's reshuffled stream), not through edgecv.data's tf.data PKSampler, to keep the loop a
@@ -51,6 +55,7 @@ def parse_args(argv=None):
     ap.add_argument("--size", type=int, default=48)
     ap.add_argument("--shift", type=int, default=4, help="random translation in pixels (0: none)")
     ap.add_argument("--score-init", action="store_true", help="also score the untrained network")
+    ap.add_argument("--pooled", action="store_true", help="also score the pooled features under the head")
     ap.add_argument("--tag", default="run")
     return ap.parse_args(argv)
 
@@ -74,15 +79,17 @@ def main(argv=None) -> None:
 
     losses = {"semi_hard": semi_hard_triplet_loss, "batch_hard": batch_hard_triplet_loss,
               "contrastive": contrastive_loss}
-    proxies = tf.Variable(tf.random.stateless_normal((TRAIN_CLASSES, a.dim), (0, 1)), name="proxies")
+    proxies = []                 # one learnt vector per training class, for --loss proxy only
+    if a.loss == "proxy":
+        proxies.append(tf.Variable(tf.random.stateless_normal((TRAIN_CLASSES, a.dim), (0, 1)), name="proxies"))
 
-    def proxy_loss(y, e, _margin):
-        # Normalised softmax (Zhai & Wu 2018): cosine to one learnt proxy per class, a
-        # temperature; classification-style, no mining.
-        logits = tf.matmul(e, tf.math.l2_normalize(proxies, axis=1), transpose_b=True) / a.proxy_temp
-        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        def proxy_loss(y, e, _margin):
+            # Normalised softmax (Zhai & Wu 2018): cosine to one learnt proxy per class, a
+            # temperature; classification-style, no mining.
+            logits = tf.matmul(e, tf.math.l2_normalize(proxies[0], axis=1), transpose_b=True) / a.proxy_temp
+            return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
 
-    losses["proxy"] = proxy_loss
+        losses["proxy"] = proxy_loss
     x_train, y_train = read_idx_split(FASHION, "train")
     x_test, y_test = read_idx_split(FASHION, "t10k")
     seen, unseen = y_train < TRAIN_CLASSES, y_test >= TRAIN_CLASSES
@@ -112,7 +119,7 @@ def main(argv=None) -> None:
     # The pooled backbone features under the head: SimCLR's finding is that the layer
     # before the projection generalises better than the projection the loss sees.
     pooled = keras.Model(model.input, model.get_layer("embedding_pool").output)
-    trainable = model.trainable_variables + ([proxies] if a.loss == "proxy" else [])
+    trainable = model.trainable_variables + proxies
     steps = len(y_train) // (a.P * a.K)
     optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(a.lr, steps * a.epochs))
 
@@ -129,10 +136,12 @@ def main(argv=None) -> None:
 
     def report(epoch, loss):
         scores = embedding_scores(model.predict(test_images, batch_size=256, verbose=0), y_test)
-        pool = embedding_scores(pooled.predict(test_images, batch_size=256, verbose=0), y_test)
+        extra = ""
+        if a.pooled:
+            pool = embedding_scores(pooled.predict(test_images, batch_size=256, verbose=0), y_test)
+            extra = f"pooled AUC {pool['value']:.4f} R@1 {pool['recall_at_1']:.4f} "
         print(f"RESULT {a.tag} epoch {epoch} AUC {scores['value']:.4f} R@1 {scores['recall_at_1']:.4f} "
-              f"pooled AUC {pool['value']:.4f} R@1 {pool['recall_at_1']:.4f} "
-              f"loss {loss:.4f} {time.time() - start:.0f}s", flush=True)
+              f"{extra}loss {loss:.4f} {time.time() - start:.0f}s", flush=True)
 
     by_class = [np.flatnonzero(y_train == c) for c in range(TRAIN_CLASSES)]
     start = time.time()
