@@ -15,6 +15,7 @@ backbone features under the head (1280-d: about a minute more per epoch).
     python benchmarks/embedding_objectives.py --epochs 2 --loss contrastive --margin 1.0 --tag contr
     python benchmarks/embedding_objectives.py --epochs 2 --pooled --score-init --tag base_pool
     python benchmarks/embedding_objectives.py --epochs 2 --loss proxy --pooled --tag proxy
+    python benchmarks/embedding_objectives.py --epochs 2 --loss prototype --tag proto
 
 The PK batches are drawn here in numpy (P classes without replacement, K images from each
 class's reshuffled stream), not through edgecv.data's tf.data PKSampler, to keep the loop a
@@ -40,12 +41,13 @@ TRAIN_CLASSES = 7            # classes 0-6 train, 7-9 (sneaker, bag, ankle boot)
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--loss", default="semi_hard", choices=["semi_hard", "batch_hard", "contrastive", "proxy", "none"])
+    ap.add_argument("--loss", default="semi_hard", choices=["semi_hard", "batch_hard", "contrastive", "prototype", "proxy", "none"])
     ap.add_argument("--margin", type=float, default=0.2)
     ap.add_argument("--ntxent", type=float, default=0.0, help="weight of the instance (NT-Xent) loss")
     ap.add_argument("--temp", type=float, default=0.1, help="NT-Xent temperature")
     ap.add_argument("--proxy-temp", type=float, default=0.05,
-                    help="proxy loss temperature (normalised softmax over one learnt proxy per class)")
+                    help="proxy and prototype loss temperature (softmax over cosine to a learnt proxy, or "
+                         "to the batch centroid, per class)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=3)
@@ -54,6 +56,7 @@ def parse_args(argv=None):
     ap.add_argument("--alpha", type=float, default=0.35)
     ap.add_argument("--size", type=int, default=48)
     ap.add_argument("--shift", type=int, default=4, help="random translation in pixels (0: none)")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--score-init", action="store_true", help="also score the untrained network")
     ap.add_argument("--pooled", action="store_true", help="also score the pooled features under the head")
     ap.add_argument("--tag", default="run")
@@ -73,15 +76,17 @@ def main(argv=None) -> None:
     from edgecv.tasks.embedding.loss import (
         batch_hard_triplet_loss,
         contrastive_loss,
+        prototype_loss,
         semi_hard_triplet_loss,
     )
     from edgecv.tasks.embedding.metrics import embedding_scores
 
     losses = {"semi_hard": semi_hard_triplet_loss, "batch_hard": batch_hard_triplet_loss,
-              "contrastive": contrastive_loss}
+              "contrastive": contrastive_loss,
+              "prototype": lambda y, e, _margin: prototype_loss(y, e, a.proxy_temp)}
     proxies = []                 # one learnt vector per training class, for --loss proxy only
     if a.loss == "proxy":
-        proxies.append(tf.Variable(tf.random.stateless_normal((TRAIN_CLASSES, a.dim), (0, 1)), name="proxies"))
+        proxies.append(tf.Variable(tf.random.stateless_normal((TRAIN_CLASSES, a.dim), (a.seed, 1)), name="proxies"))
 
         def proxy_loss(y, e, _margin):
             # Normalised softmax (Zhai & Wu 2018): cosine to one learnt proxy per class, a
@@ -112,8 +117,10 @@ def main(argv=None) -> None:
         target = tf.concat([tf.range(n, 2 * n), tf.range(0, n)], 0)   # each view's partner
         return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(target, similarity, from_logits=True))
 
-    tf.random.set_seed(0)
-    rng = np.random.default_rng(0)
+    # Python's `random` too: tf_keras draws an initializer's seed from it when none is given,
+    # so tf.random.set_seed alone left the initial weights different in every process.
+    keras.utils.set_random_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
     test_images = prep(x_test).numpy()
     model = embedding_model(MODELS.get("mobilenet_v2"), dim=a.dim, alpha=a.alpha, input_shape=(a.size, a.size, 1))
     # The pooled backbone features under the head: SimCLR's finding is that the layer

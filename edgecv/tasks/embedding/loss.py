@@ -12,6 +12,11 @@ embeddings it lies in [0, 4] and equals 2 - 2 cos(a, b).
   pairs of max(d(A,P) - d(A,N) + margin, 0).
 - contrastive (Hadsell et al. 2006): mean over pairs i != j of d for same-identity pairs
   and max(margin - sqrt(d), 0)^2 for different ones.
+- prototype (the softmax of GE2E, Wan et al. 2018; prototypical networks, Snell et al.
+  2017): per image, a softmax over its cosine similarity to every identity's centroid in
+  the batch, divided by a temperature; its own centroid leaves the image out. No mining
+  and no learnt class weights (unlike a proxy/normalised-softmax loss, whose per-class
+  proxies a Keras loss cannot hold): the PK batch supplies the class centres.
 
 Anchors without a positive or a negative in the batch (possible in validation batches,
 which are not PK-sampled) are left out; a batch with none gives 0.
@@ -75,22 +80,43 @@ def contrastive_loss(labels, embeddings, margin: float):
     return tf.math.divide_no_nan(tf.reduce_sum(losses), pairs)
 
 
-_LOSSES = {"batch_hard": batch_hard_triplet_loss, "semi_hard": semi_hard_triplet_loss,
-           "contrastive": contrastive_loss}
+def prototype_loss(labels, embeddings, temperature: float):
+    labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+    embeddings = tf.math.l2_normalize(tf.cast(embeddings, tf.float32), axis=1)
+    _, index = tf.unique(labels)                                       # identity -> 0..U-1
+    members = tf.one_hot(index, tf.reduce_max(index) + 1)              # [B, U]
+    sums = tf.matmul(members, embeddings, transpose_a=True)            # [U, D]
+    # A centroid's direction is its sum's: cosine needs no division by the count.
+    similarity = tf.matmul(embeddings, tf.math.l2_normalize(sums, axis=1), transpose_b=True)
+    own_sum = tf.gather(sums, index) - embeddings                      # own centroid without self
+    own = tf.reduce_sum(embeddings * tf.math.l2_normalize(own_sum, axis=1), axis=1)
+    similarity = tf.where(members > 0, own[:, None], similarity)
+    own_count = tf.gather(tf.reduce_sum(members, axis=0), index) - 1.0
+    valid = tf.logical_and(own_count > 0, tf.reduce_any(members < 1, axis=1))
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(index, similarity / temperature)
+    losses = tf.where(valid, losses, 0.0)
+    return tf.math.divide_no_nan(tf.reduce_sum(losses), tf.reduce_sum(tf.cast(valid, tf.float32)))
+
+
+_MARGIN_LOSSES = {"batch_hard": batch_hard_triplet_loss, "semi_hard": semi_hard_triplet_loss,
+                  "contrastive": contrastive_loss}
 
 
 @keras.utils.register_keras_serializable(package="edgecv")
 class EmbeddingLoss(keras.losses.Loss):
     """y_true: identity labels [B]; y_pred: embeddings [B, D]. One scalar per batch."""
 
-    def __init__(self, kind: str = "batch_hard", margin: float = 0.2, name: str = "embedding_loss", **kwargs):
+    def __init__(self, kind: str = "batch_hard", margin: float = 0.2, temperature: float = 0.05,
+                 name: str = "embedding_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         if kind not in LOSS_KINDS:
             raise RecipeError(f"embedding.loss: unknown loss {kind!r}; expected one of {list(LOSS_KINDS)}")
-        self.kind, self.margin = kind, float(margin)
+        self.kind, self.margin, self.temperature = kind, float(margin), float(temperature)
 
     def call(self, y_true, y_pred):
-        return _LOSSES[self.kind](y_true, y_pred, self.margin)
+        if self.kind == "prototype":
+            return prototype_loss(y_true, y_pred, self.temperature)
+        return _MARGIN_LOSSES[self.kind](y_true, y_pred, self.margin)
 
     def get_config(self):
-        return {**super().get_config(), "kind": self.kind, "margin": self.margin}
+        return {**super().get_config(), "kind": self.kind, "margin": self.margin, "temperature": self.temperature}

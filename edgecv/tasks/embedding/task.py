@@ -4,7 +4,8 @@
   `embedding.dim` vector); outputs `(N, dim)`.
 - Training: PK batches (`batch_sampler`: P = data.batch_size / images_per_identity
   identities x K images, edgecv.data.sampling) and the recipe's loss (`loss.py`:
-  batch-hard or semi-hard triplet, or contrastive) with `embedding.margin`.
+  batch-hard or semi-hard triplet, or contrastive, with `embedding.margin`; or prototype,
+  a softmax to the batch's identity centroids, with `embedding.temperature`).
 - Scoring (`metrics.py`, numpy): verification ROC AUC (the report's metric), TAR@FAR,
   the best-threshold accuracy and its threshold, recall@1/@5; `compare_outputs` gives the
   int8-vs-float cosine fidelity the bench reports.
@@ -56,7 +57,7 @@ class EmbeddingTask(Task):
     def loss(self, recipe: Any = None):
         from edgecv.tasks.embedding.loss import EmbeddingLoss
 
-        return EmbeddingLoss(self.spec.loss, self.spec.margin)
+        return EmbeddingLoss(self.spec.loss, self.spec.margin, self.spec.temperature)
 
     # ------------------------------------------------------------ scoring
     def score(self, outputs: Sequence[np.ndarray], targets: Any, class_names: Sequence[str]) -> dict:
@@ -93,7 +94,9 @@ class EmbeddingTask(Task):
 
     def export_metadata(self) -> dict:
         part = {"dim": self.spec.dim, "l2_normalized": True, "distance": "squared_euclidean",
-                "loss": self.spec.loss, "margin": self.spec.margin}
+                "loss": self.spec.loss}
+        part.update({"temperature": self.spec.temperature} if self.spec.loss == "prototype"
+                    else {"margin": self.spec.margin})
         if self.threshold is not None:
             # same identity iff ||a - b||^2 <= threshold, i.e. cosine >= 1 - threshold / 2
             part["threshold"] = self.threshold
@@ -108,7 +111,7 @@ def make_task(source: Any = None) -> EmbeddingTask:
         return EmbeddingTask()
     if isinstance(source, dict):
         part = source.get("embedding") or {}
-        spec = EmbeddingSpec(**{k: part[k] for k in ("dim", "loss", "margin") if k in part})
+        spec = EmbeddingSpec(**{k: part[k] for k in ("dim", "loss", "margin", "temperature") if k in part})
         return EmbeddingTask(spec=spec, threshold=part.get("threshold"))
     spec = getattr(source, "embedding", None) or EmbeddingSpec()
     return EmbeddingTask(spec=spec, input_shape=tuple(source.model.input_shape), resize=source.data.resize)

@@ -1,4 +1,4 @@
-"""Triplet / contrastive losses against values computed by hand on a crafted 4x2 batch.
+"""Triplet / contrastive / prototype losses against values computed by hand on a crafted 4x2 batch.
 
 One-dimensional embeddings keep the arithmetic readable: d(a, b) = (a - b)^2.
 Identities (P=4 x K=2):  0: {0, 13}   1: {2, 4}   2: {5, 11}   3: {10, 12}
@@ -62,6 +62,27 @@ def test_contrastive_loss_on_pairs():
     assert _value(contrastive_loss, labels, points, 2.5) == pytest.approx(2.5 / 6)
 
 
+def test_prototype_loss_is_a_softmax_over_leave_one_out_centroids():
+    from edgecv.tasks.embedding.loss import prototype_loss
+
+    # Unit vectors: identity 0 = {(1,0), (0,1)}, identity 1 = {(-1,0), (0,-1)}. For every image
+    # its own centroid without itself is its partner (cosine 0) and the other identity's
+    # centroid is at 135 degrees (cosine -1/sqrt2): loss = log(1 + exp(-1/sqrt2 / T)).
+    labels = np.array([0, 0, 1, 1])
+    points = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], np.float32)
+    assert float(prototype_loss(labels, points, 1.0)) == pytest.approx(np.log1p(np.exp(-2 ** -0.5)), rel=1e-5)
+    assert float(prototype_loss(labels, points, 0.5)) == pytest.approx(np.log1p(np.exp(-2 ** 0.5)), rel=1e-5)
+    # Identity 2 has one image, (1,0) scaled by 3 (normalised first): no own centroid, so it
+    # is not an anchor, but it is a class for the others. Logits per anchor: own centroid 0,
+    # the other pair's centroid -1/sqrt2, identity 2: 1 to (1,0), 0 to (0,1), -1 to (-1,0), 0 to (0,-1).
+    labels = np.array([0, 0, 1, 1, 2])
+    points = np.concatenate([points, [[3.0, 0.0]]]).astype(np.float32)
+    others = {0: [-2 ** -0.5, 1.0], 1: [-2 ** -0.5, 0.0], 2: [-2 ** -0.5, -1.0], 3: [-2 ** -0.5, 0.0]}
+    expected = np.mean([np.log(1.0 + np.exp(o).sum()) for o in others.values()])   # own logit is 0
+    assert float(prototype_loss(labels, points, 1.0)) == pytest.approx(expected, rel=1e-5)
+    assert float(prototype_loss(np.array([0, 1]), points[:2], 1.0)) == 0.0    # no anchor has a partner
+
+
 def test_keras_loss_object_matches_the_functions_and_round_trips():
     import tf_keras as keras
 
@@ -71,6 +92,10 @@ def test_keras_loss_object_matches_the_functions_and_round_trips():
     assert float(loss(LABELS, POINTS)) == pytest.approx(87 / 8)
     again = keras.losses.deserialize(keras.losses.serialize(loss))
     assert (again.kind, again.margin) == ("semi_hard", MARGIN)
+    prototype = keras.losses.deserialize(keras.losses.serialize(EmbeddingLoss("prototype", temperature=0.5)))
+    assert (prototype.kind, prototype.temperature) == ("prototype", 0.5)
+    assert float(prototype(np.array([0, 0, 1, 1]), np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], np.float32))) \
+        == pytest.approx(np.log1p(np.exp(-2 ** 0.5)), rel=1e-5)
     from edgecv.errors import RecipeError
 
     with pytest.raises(RecipeError, match="embedding.loss"):

@@ -74,6 +74,18 @@ def test_metadata_round_trip_keeps_the_threshold():
     assert back.score([emb], np.array([0, 0, 1, 1]), ["a", "b"])["accuracy_at_threshold"] == 1.0
 
 
+def test_metadata_names_the_parameter_the_loss_used():
+    from edgecv.tasks import get_task
+    from edgecv.tasks.embedding import EmbeddingTask
+    from edgecv.tasks.embedding.config import EmbeddingSpec
+
+    part = EmbeddingTask(spec=EmbeddingSpec(loss="prototype", temperature=0.1)).export_metadata()["embedding"]
+    assert (part["loss"], part["temperature"]) == ("prototype", 0.1) and "margin" not in part
+    assert get_task("embedding", {"task": "embedding", "embedding": part}).spec.temperature == 0.1
+    part = EmbeddingTask(spec=EmbeddingSpec(loss="semi_hard", margin=0.3)).export_metadata()["embedding"]
+    assert part["margin"] == 0.3 and "temperature" not in part
+
+
 def test_int8_embedding_head_has_no_float_ops(tmp_path):
     """Full-int8 export of backbone + head: L2 normalisation stays one integer op."""
     import functools
