@@ -35,6 +35,9 @@ count from each export's log line ("export: calibrating on N training images": w
 training set both PTQ rows may calibrate on the same N). A variant whose folder already holds
 a report from the same derived recipe is reused (`--retrain` redoes it); a new float run
 redoes the variants built on it. --out must be new, empty, or a folder this script made.
+A variant whose edgecv command fails (exit code other than 0 or 1 = a failed gate) is a
+"FAILED" line under the table and the script exits 1; the other variants still run. A
+failed float run ends the script (exit 2): every other variant starts from it.
 """
 from __future__ import annotations
 
@@ -156,6 +159,10 @@ def calibration_images(log: Path) -> int | None:
 
 
 # ---------------------------------------------------------------- running edgecv
+class VariantFailed(Exception):
+    """An edgecv command of one variant exited with an error (not a failed gate)."""
+
+
 def edgecv(args: list[str], log_path: Path, log) -> None:
     command = [sys.executable, "-m", "edgecv.cli", *args]
     env = dict(os.environ)
@@ -164,7 +171,7 @@ def edgecv(args: list[str], log_path: Path, log) -> None:
     with open(log_path, "a", encoding="utf-8") as handle:
         code = subprocess.call(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
     if code not in (0, 1):  # 1 = a gate failed: the report is written and is measured
-        raise SystemExit(f"edgecv {args[0]} exited with {code}; see {log_path}")
+        raise VariantFailed(f"edgecv {args[0]} exited with {code}; see {log_path}")
 
 
 def same_recipe(run_dir: Path, wanted: dict) -> bool:
@@ -273,17 +280,26 @@ def main(argv=None) -> int:
         f"out {args.out}, load {os.getloadavg()[0]:.1f}")
 
     wanted = set(args.variants)
-    redo = run_float(args.out, recipes, args.retrain, log) or args.retrain
-    if "ptq500" in wanted:
-        run_ptq500(args.out, resolved, redo, log)
-    for variant in ("qat", "pqat"):
+    try:
+        redo = run_float(args.out, recipes, args.retrain, log) or args.retrain
+    except VariantFailed as exc:    # every other variant starts from the float run
+        print(f"error: float: {exc}", file=sys.stderr)
+        return 2
+    failed: dict[str, str] = {}     # one variant's error is a row of the table, not the end of it
+    steps = [("ptq500", lambda: run_ptq500(args.out, resolved, redo, log))] + \
+        [(v, lambda v=v: run_added_stage(args.out, v, recipes, redo, log)) for v in ("qat", "pqat")]
+    for variant, run in steps:
         if variant in wanted:
-            run_added_stage(args.out, variant, recipes, redo, log)
+            try:
+                run()
+            except VariantFailed as exc:
+                failed[variant] = str(exc)
+                log(f"{variant}: FAILED: {exc}")
 
     reports = {}
     for source, path in (("float", "float/report.json"), ("ptq500", "ptq500/report.json"),
                          ("qat", "qat/report.json"), ("pqat", "pqat/report.json")):
-        if (source in wanted or source == "float") and (args.out / path).is_file():
+        if (source in wanted or source == "float") and source not in failed and (args.out / path).is_file():
             reports[source] = json.loads((args.out / path).read_text(encoding="utf-8"))
     calibration = {v: calibration_images(args.out / f"{'float' if v == 'ptq100' else v}.log")
                    for v in CALIBRATION}
@@ -301,12 +317,14 @@ def main(argv=None) -> int:
           f"Keras model; its other columns: the float32 .tflite); `{command}`")
     for line in table(rows):
         print(line)
+    for variant, message in failed.items():
+        print(f"| {LABELS[variant]} | FAILED: {message} |")
     if args.json:
         from edgecv.fileio import write_json
 
         write_json(args.json, {"recipe": str(args.recipe), "overrides": args.overrides,
-                               "eval_samples": samples, "rows": rows})
-    return 0
+                               "eval_samples": samples, "rows": rows, "failed": failed})
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -101,3 +101,28 @@ def test_calibration_count_from_the_log(quant, tmp_path):
     log.write_text("data: ...\nexport: calibrating on 64 training images\nexport: int8 ...\n")
     assert quant.calibration_images(log) == 64
     assert quant.calibration_images(tmp_path / "missing.log") is None
+
+
+def test_a_failed_variant_is_a_row_not_the_end_of_the_table(quant, tmp_path, monkeypatch, capsys):
+    import json
+
+    def float_run(out, recipes, retrain, log):      # stands in for `edgecv train` of the float run
+        (out / "float").mkdir()
+        report = {"entries": [entry("float32", 0.80, 0.81, 4096, 2.0), entry("int8", 0.78, 0.81, 1024, 1.0)]}
+        (out / "float" / "report.json").write_text(json.dumps(report), encoding="utf-8")
+        return False
+
+    def failing_stage(out, variant, recipes, redo, log):
+        raise quant.VariantFailed(f"edgecv train exited with 2; see {out / (variant + '.log')}")
+
+    monkeypatch.setattr(quant, "run_float", float_run)
+    monkeypatch.setattr(quant, "run_added_stage", failing_stage)
+    out = tmp_path / "q"
+    code = quant.main([str(REPO / "recipes" / "quickstart.yaml"), "--out", str(out),
+                       "--variants", "float", "ptq100", "qat", "--json", str(tmp_path / "rows.json")])
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "| PTQ int8, 100 calib | 0.7800 | -3.00 |" in printed           # the rows that ran are there
+    assert f"| QAT int8 | FAILED: edgecv train exited with 2; see {out / 'qat.log'} |" in printed
+    saved = json.loads((tmp_path / "rows.json").read_text(encoding="utf-8"))
+    assert set(saved["rows"]) == {"float", "ptq100"} and "qat" in saved["failed"]
