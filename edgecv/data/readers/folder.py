@@ -1,6 +1,8 @@
 """`folder`: DIR/<class name>/<images>, classes from the sub-folder names (sorted)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +29,9 @@ def read_folder(spec: dict, task: str) -> Dataset:
             note(problems, root / name, f"class {name!r} has no folder")
             continue
         before = len(paths)
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+        files, unreadable = _class_files(folder)
+        for path, reason in unreadable:
+            note(problems, path, f"class {name!r}: folder cannot be read ({reason}); its images are left out")
         for path in files:
             if not is_image_name(path):
                 note(problems, path, f"not an image file name ({path.suffix or 'no extension'}); ignored")
@@ -38,8 +42,21 @@ def read_folder(spec: dict, task: str) -> Dataset:
                 continue
             paths.append(str(path))
             labels.append(label)
-        if len(paths) == before:
+        if len(paths) == before and not unreadable:   # an unreadable folder was named above
             note(problems, folder, f"class {name!r} has no usable images")
     source = FileSource(paths=paths, labels=np.asarray(labels, dtype=np.int32))
     return new_dataset(task, names, source, name=f"folder {root}", problems=problems,
                        limit=spec.get("limit"), seed=spec.get("seed", 0))
+
+
+def _class_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Non-hidden files under `folder` (sorted), and the folders that could not be listed
+    with why: Path.rglob skips an unreadable folder silently, so a class would look empty."""
+    unreadable: list[tuple[Path, str]] = []
+
+    def failed(error: OSError) -> None:
+        unreadable.append((Path(error.filename or folder), error.strerror or type(error).__name__))
+
+    files = [Path(top) / name for top, _dirs, names in os.walk(folder, onerror=failed)
+             for name in names if not name.startswith(".")]
+    return sorted(p for p in files if p.is_file()), unreadable

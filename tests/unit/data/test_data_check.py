@@ -279,3 +279,29 @@ def test_check_takes_set_overrides_for_a_spec_and_a_recipe(damaged_folder, tmp_p
         "data": {"train": {"format": "folder", "path": str(damaged_folder)}}, "train": {"epochs": 1}}))
     assert main(["data", "check", str(recipe), "--set", f"data.train.path={clean}"]) == 0
     assert "all clean" in capsys.readouterr().out
+
+
+def test_unreadable_class_folder_is_named_not_called_empty(tmp_path, capsys, monkeypatch):
+    import os
+
+    root = tmp_path / "data"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(root / name / f"{i}.png"), _img(30))
+    blocked = root / "b"
+    real_scandir = os.scandir
+
+    def scandir(path="."):      # root reads every folder: a permission error is simulated
+        if Path(path) == blocked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code = main(["data", "check", str(_spec_file(tmp_path, {"format": "folder", "path": str(root)}))])
+    out = capsys.readouterr().out
+    assert code == 2
+    line = next(line for line in out.splitlines() if "cannot be read" in line)
+    assert str(blocked) in line and "Permission denied" in line and "class 'b'" in line
+    assert "no usable images" not in out          # not called empty: it could not be read
+    assert "classes (2): a 3, b 0" in out
