@@ -3,7 +3,8 @@
 The workflow calls each hook on every task; a task overrides only the ones it needs
 (detection: `adapt_to_data` for `auto` anchors, `export_metadata` for decoding; both
 image tasks: `write_examples`; embedding: `build_model` for its head, `batch_sampler` for
-PK batches, `adapt_to_model` for its threshold, `compare_outputs` for int8 fidelity). numpy-only: `score` runs where the bench runs.
+PK batches, `validation_callbacks` for the AUC that picks its best epoch, `adapt_to_model`
+for its threshold, `compare_outputs` for int8 fidelity). numpy-only: `score` runs where the bench runs.
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ class Task:
     name: str
     monitor: str          # Keras history key that picks the best epoch, e.g. "val_accuracy"
     mode: str             # "max" or "min" for `monitor`
+    # The key (its mode from its name) that picks the best epoch without a validation split,
+    # for a monitor only `validation_callbacks` compute; None: `monitor` minus "val_".
+    monitor_without_val: str | None = None
 
     # ------------------------------------------------------------ required
     def loss(self, recipe: Any) -> Any:
@@ -42,6 +46,12 @@ class Task:
 
     def metrics(self) -> list:
         """Keras metrics reported per epoch (none: the task scores whole sets in `score`)."""
+        return []
+
+    def validation_callbacks(self, val_data: Any) -> list:
+        """Keras callbacks that add whole-set metrics of the prepared validation pipeline
+        `val_data` to each epoch's logs before the best epoch is picked (embedding: the
+        verification ROC AUC, `val_roc_auc`); called only when there is a validation split."""
         return []
 
     def prepare(self, dataset: Any, model: Any) -> Any:

@@ -215,6 +215,8 @@ class _StageRunner:
         stage_callbacks = pruning.pruning_callbacks() if name == "prune" else []
         if name == "qat" and getattr(self, "keep_zeros", None):
             stage_callbacks.append(keep_zeros_callback(self.keep_zeros))
+        if self.val_data is not None:   # they add the monitor to the logs commit reads
+            stage_callbacks += self.task.validation_callbacks(self.val_data)
         stage_callbacks += [
             commit,  # after UpdatePruningStep: its epoch end re-applies the masks before the checkpoint
             StepProgress(stage=name, epochs=spec.epochs, steps=steps, enabled=self.info.is_chief),
@@ -254,10 +256,11 @@ def _tensorboard(log_dir: Path, echo: Callable[[str], None]) -> list:
 
 
 def _monitor(task, val_data) -> tuple[str, str]:
-    monitor = task.monitor
+    monitor, mode = task.monitor, getattr(task, "mode", None)
     if val_data is None and monitor.startswith("val_"):
-        monitor = monitor[len("val_"):]
-    mode = getattr(task, "mode", None) or ("min" if "loss" in monitor else "max")
+        fallback = getattr(task, "monitor_without_val", None)
+        monitor, mode = (fallback, None) if fallback else (monitor[len("val_"):], mode)
+    mode = mode or ("min" if "loss" in monitor else "max")
     if mode not in ("min", "max"):
         raise EdgecvError(f"task {getattr(task, 'name', task)!r}: mode must be 'min' or 'max', got {mode!r}")
     return monitor, mode

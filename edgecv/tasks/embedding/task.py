@@ -9,6 +9,8 @@
 - Scoring (`metrics.py`, numpy): verification ROC AUC (the report's metric), TAR@FAR,
   the best-threshold accuracy and its threshold, recall@1/@5; `compare_outputs` gives the
   int8-vs-float cosine fidelity the bench reports.
+- Best epoch: `validation.ValidationAUC` adds the verification ROC AUC of the validation
+  split (`val_roc_auc`, metrics.py) to every epoch's logs.
 - `adapt_to_model` picks the same/different threshold on the validation split with the
   trained float model; `export_metadata` writes it, so an app decides without the recipe
   and `make_task(metadata)` scores a file at the threshold it ships with.
@@ -34,8 +36,11 @@ class EmbeddingTask(Task):
     input_shape: Optional[tuple[int, int, int]] = None
     resize: str = "stretch"
     name: str = "embedding"
-    monitor: str = "val_loss"       # the numpy metrics need whole sets: scored by `score`
-    mode: str = "min"
+    # Verification AUC on the validation identities (validation.py), not val_loss, which
+    # kept falling while the AUC fell; without a validation split: the training loss.
+    monitor: str = "val_roc_auc"
+    mode: str = "max"
+    monitor_without_val: str = "loss"
 
     # ------------------------------------------------------------ model and training
     def build_model(self, builder: Callable, **kwargs: Any):
@@ -53,6 +58,11 @@ class EmbeddingTask(Task):
             raise RecipeError(f"embedding.images_per_identity: data.batch_size {batch_size} must be a "
                               f"multiple of {k} holding at least 2 identities")
         return PKSampler(batch_size // k, k, where="embedding: data.batch_size / images_per_identity")
+
+    def validation_callbacks(self, val_data: Any) -> list:
+        from edgecv.tasks.embedding.validation import ValidationAUC
+
+        return [ValidationAUC(val_data)]
 
     def loss(self, recipe: Any = None):
         from edgecv.tasks.embedding.loss import EmbeddingLoss

@@ -1,0 +1,44 @@
+"""The verification ROC AUC of the validation split after every epoch (tf_keras; imported
+only when an embedding model is trained).
+
+It is what picks the best epoch (`val_roc_auc`), not the validation loss: on held-out
+identities the triplet loss kept falling while the AUC fell from its first-epoch peak
+(benchmarks/README.md, "Objectives": semi-hard 0.744 after one epoch, 0.69 after three).
+Keras metrics are per-batch averages and the AUC needs every pair of a whole set, so a
+callback embeds the first VALIDATION_SAMPLES images of the (fixed-order) validation
+pipeline and scores them with metrics.py, the report's own implementation.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tf_keras as keras
+
+from edgecv.tasks.embedding.metrics import verification_auc
+
+VALIDATION_SAMPLES = 2000   # ~2 M pairs: a few seconds per epoch on 2 cores
+MONITOR = "val_roc_auc"
+
+
+class ValidationAUC(keras.callbacks.Callback):
+    """Adds `val_roc_auc` to each epoch's logs. Put it before the callback that reads the
+    monitor: Keras hands the same logs dict to every callback in turn (its own
+    LearningRateScheduler adds `lr` the same way)."""
+
+    def __init__(self, val_data, samples: int = VALIDATION_SAMPLES):
+        super().__init__()
+        self.val_data, self.samples = val_data, samples
+
+    def on_epoch_end(self, epoch, logs=None):
+        embeddings, labels, seen = [], [], 0
+        for batch in self.val_data:
+            x, y = batch[0], batch[1]
+            embeddings.append(np.asarray(self.model(x, training=False)))
+            labels.append(np.asarray(y).reshape(-1))
+            seen += len(labels[-1])
+            if seen >= self.samples:
+                break
+        labels = np.concatenate(labels)[:self.samples]
+        if len(np.unique(labels)) < 2:     # no different-identity pair: nothing to score
+            return
+        if logs is not None:
+            logs[MONITOR] = verification_auc(np.concatenate(embeddings)[:self.samples], labels)
