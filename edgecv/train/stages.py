@@ -215,8 +215,9 @@ class _StageRunner:
         stage_callbacks = pruning.pruning_callbacks() if name == "prune" else []
         if name == "qat" and getattr(self, "keep_zeros", None):
             stage_callbacks.append(keep_zeros_callback(self.keep_zeros))
-        if self.val_data is not None:   # they add the monitor to the logs commit reads
-            stage_callbacks += self.task.validation_callbacks(self.val_data)
+        extra_validation = getattr(self.task, "validation_callbacks", None)   # Task's default: none
+        if self.val_data is not None and extra_validation is not None:   # they add the monitor commit reads
+            stage_callbacks += extra_validation(self.val_data)
         stage_callbacks += [
             commit,  # after UpdatePruningStep: its epoch end re-applies the masks before the checkpoint
             StepProgress(stage=name, epochs=spec.epochs, steps=steps, enabled=self.info.is_chief),
