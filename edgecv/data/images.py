@@ -95,7 +95,22 @@ def read_index_mask(path: str | os.PathLike):
         raise DataError(f"{path}: cannot decode mask: {exc}") from None
 
 
+def walk_files(root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Every file under root (recursive, sorted), and the folders that could not be listed
+    with the OS's reason: Path.rglob skips those silently, so their files would just be
+    missing (a class folder would look empty)."""
+    unreadable: list[tuple[Path, str]] = []
+
+    def failed(error: OSError) -> None:
+        unreadable.append((Path(error.filename or root), error.strerror or type(error).__name__))
+
+    files = [Path(top) / name for top, _dirs, names in os.walk(root, onerror=failed) for name in names]
+    return sorted(p for p in files if p.is_file()), unreadable
+
+
 def list_images(root: Path) -> list[Path]:
-    """Image files under root (recursive, sorted, hidden files skipped)."""
-    return sorted(p for p in root.rglob("*")
-                  if p.is_file() and is_image_name(p) and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    """Image files under root (recursive, sorted, hidden files skipped). Folders that cannot
+    be listed are left out unreported here; a reader that names them calls walk_files."""
+    files, _unreadable = walk_files(root)
+    return [p for p in files
+            if is_image_name(p) and not any(part.startswith(".") for part in p.relative_to(root).parts)]

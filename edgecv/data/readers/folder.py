@@ -1,13 +1,10 @@
 """`folder`: DIR/<class name>/<images>, classes from the sub-folder names (sorted)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
-from edgecv.data.images import is_image_name, probe_image
+from edgecv.data.images import is_image_name, probe_image, walk_files
 from edgecv.data.readers import fixed_classes, natural_sorted, note, require_dir, skip
 
 
@@ -29,10 +26,10 @@ def read_folder(spec: dict, task: str) -> Dataset:
             note(problems, root / name, f"class {name!r} has no folder")
             continue
         before = len(paths)
-        files, unreadable = _class_files(folder)
+        files, unreadable = walk_files(folder)
         for path, reason in unreadable:
             note(problems, path, f"class {name!r}: folder cannot be read ({reason}); its images are left out")
-        for path in files:
+        for path in (p for p in files if not p.name.startswith(".")):
             if not is_image_name(path):
                 note(problems, path, f"not an image file name ({path.suffix or 'no extension'}); ignored")
                 continue
@@ -48,15 +45,3 @@ def read_folder(spec: dict, task: str) -> Dataset:
     return new_dataset(task, names, source, name=f"folder {root}", problems=problems,
                        limit=spec.get("limit"), seed=spec.get("seed", 0))
 
-
-def _class_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Non-hidden files under `folder` (sorted), and the folders that could not be listed
-    with why: Path.rglob skips an unreadable folder silently, so a class would look empty."""
-    unreadable: list[tuple[Path, str]] = []
-
-    def failed(error: OSError) -> None:
-        unreadable.append((Path(error.filename or folder), error.strerror or type(error).__name__))
-
-    files = [Path(top) / name for top, _dirs, names in os.walk(folder, onerror=failed)
-             for name in names if not name.startswith(".")]
-    return sorted(p for p in files if p.is_file()), unreadable

@@ -29,6 +29,8 @@ class ValidationAUC(keras.callbacks.Callback):
         self.val_data, self.samples = val_data, samples
 
     def on_epoch_end(self, epoch, logs=None):
+        if logs is None:            # nowhere to put the value: skip the embedding pass
+            return
         embeddings, labels, seen = [], [], 0
         for batch in self.val_data:
             x, y = batch[0], batch[1]
@@ -40,5 +42,4 @@ class ValidationAUC(keras.callbacks.Callback):
         labels = np.concatenate(labels)[:self.samples]
         if len(np.unique(labels)) < 2:     # no different-identity pair: nothing to score
             return
-        if logs is not None:
-            logs[MONITOR] = verification_auc(np.concatenate(embeddings)[:self.samples], labels)
+        logs[MONITOR] = verification_auc(np.concatenate(embeddings)[:self.samples], labels)
