@@ -66,11 +66,16 @@ class _RecipeBase(Strict):
 
     @model_validator(mode="after")
     def _task_fits_formats(self) -> "_RecipeBase":
-        """A task section may refuse export formats (detection: in-graph NMS is float only),
-        before any training is spent."""
-        check = getattr(getattr(self, self.task, None), "check_formats", None)
+        """A task section may refuse export formats (detection: in-graph NMS is float only)
+        or stages (embedding: features taken after training skip QAT), before any training
+        is spent."""
+        section = getattr(self, self.task, None)
+        check = getattr(section, "check_formats", None)
         if check is not None:
             check([f for f in self.export.formats if FORMATS[f].integer])
+        check = getattr(section, "check_stages", None)   # embedding: features need the float road
+        if check is not None:
+            check(qat=self.qat is not None)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -84,11 +84,13 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
         return RunResult(run_dir, [])  # multi-worker: only the chief exports and reports
     # Float formats and the accuracy reference come from the float model; integer formats
     # from the QAT model when a QAT stage ran (its learnt ranges replace calibration).
-    model, float_model = result.model, result.float_model or result.model
-    save_model(float_model, run_dir / "model.keras")
-    if model is not float_model:
-        save_model(model, run_dir / "model_qat.h5")
+    float_model = result.float_model or result.model
+    qat_model = result.model if result.model is not float_model else None
+    if qat_model is not None:
+        save_model(qat_model, run_dir / "model_qat.h5")
     task = task.adapt_to_model(float_model, val_set)   # e.g. embedding: threshold for the metadata
+    float_model = task.final_model(float_model)        # embedding: the features it ships
+    save_model(float_model, run_dir / "model.keras")
     skipped = getattr(train_set, "skipped", 0) + getattr(val_set, "skipped", 0)
     if skipped:
         echo(f"data: skipped {skipped} unreadable sample(s); see `edgecv data check`")
@@ -96,7 +98,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
 
     from edgecv.export.pipeline import export_run
 
-    exports = export_run(float_model, qat_model=model if model is not float_model else None,
+    exports = export_run(float_model, qat_model=qat_model,
                          recipe=recipe, task=task, dataset=train_set, out_dir=run_dir / "export",
                          stem=recipe.name, echo=echo)
     raise_if_terminated()   # a SIGTERM TensorFlow swallowed during export still stops the run

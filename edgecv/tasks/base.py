@@ -4,7 +4,7 @@ The workflow calls each hook on every task; a task overrides only the ones it ne
 (detection: `adapt_to_data` for `auto` anchors, `export_metadata` for decoding; both
 image tasks: `write_examples`; embedding: `build_model` for its head, `batch_sampler` for
 PK batches, `validation_callbacks` for the AUC that picks its best epoch, `adapt_to_model`
-for its threshold, `compare_outputs` for int8 fidelity). numpy-only: `score` runs where the bench runs.
+for its threshold and shipped features, `final_model` to ship them, `compare_outputs` for int8 fidelity). numpy-only: `score` runs where the bench runs.
 """
 from __future__ import annotations
 
@@ -66,6 +66,13 @@ class Task:
         """Settle settings that need the trained float model, before export (e.g. the
         embedding's same/different threshold, picked on the validation split)."""
         return self
+
+    def final_model(self, model: Any) -> Any:
+        """The trained float model as the run ships it, after `adapt_to_model`: what
+        model.keras holds, the Keras reference scores and the float files are converted
+        from (embedding `features:` a backbone layer: that layer's features). Default: the
+        model itself."""
+        return model
 
     def compare_outputs(self, outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> dict:
         """Pure numpy: how close a file's outputs are to the float model's on the same

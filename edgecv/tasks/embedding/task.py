@@ -11,9 +11,12 @@
   int8-vs-float cosine fidelity the bench reports.
 - Best epoch: `validation.ValidationAUC` adds the verification ROC AUC of the validation
   split (`val_roc_auc`, metrics.py) to every epoch's logs.
-- `adapt_to_model` picks the same/different threshold on the validation split with the
-  trained float model; `export_metadata` writes it, so an app decides without the recipe
-  and `make_task(metadata)` scores a file at the threshold it ships with.
+- `adapt_to_model`, on the validation split with the trained float model: the layer the
+  run ships (`embedding.features`: the head, a named layer, or `auto`: the best-scoring
+  residual merge) and its centre (`embedding.center`), which `final_model` puts in the
+  graph (head.features_model); then the same/different threshold of that model.
+  `export_metadata` writes them, so an app decides without the recipe and
+  `make_task(metadata)` scores a file at the threshold it ships with.
 """
 from __future__ import annotations
 
@@ -23,16 +26,22 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from edgecv.tasks.base import Task
-from edgecv.tasks.embedding.config import EmbeddingSpec
+from edgecv.tasks.embedding.config import AUTO, HEAD, EmbeddingSpec
 from edgecv.tasks.embedding.metrics import cosine_fidelity, embedding_scores
 
-THRESHOLD_SAMPLES = 5000    # validation images embedded to pick the threshold
+THRESHOLD_SAMPLES = 5000    # validation images embedded to pick the threshold (and the centre)
+SELECTION_SAMPLES = 2000    # of those, scored per candidate layer (~2 M pairs, all of them)
 
 
 @dataclass(frozen=True)
 class EmbeddingTask(Task):
     spec: EmbeddingSpec = field(default_factory=EmbeddingSpec)
     threshold: Optional[float] = None           # squared distance: "same" iff d <= threshold
+    # Set by adapt_to_model when the run ships other features than the trained head:
+    layer: Optional[str] = None                 # the layer final_model reads
+    center: Optional[tuple[float, ...]] = None  # subtracted before the L2 normalisation
+    layer_scores: Optional[dict] = None         # `features: auto`: validation AUC per candidate
+    output_dim: Optional[int] = None            # the shipped embedding's size
     input_shape: Optional[tuple[int, int, int]] = None
     resize: str = "stretch"
     name: str = "embedding"
@@ -81,16 +90,62 @@ class EmbeddingTask(Task):
         return cosine_fidelity(_first(outputs), _first(reference))
 
     def adapt_to_model(self, model: Any, val_set: Any) -> "EmbeddingTask":
-        """The best-threshold of the float model on (up to THRESHOLD_SAMPLES of) the
-        validation split, i.e. on identities training never saw when classes are held out."""
+        """On (up to THRESHOLD_SAMPLES of) the validation split, i.e. on identities training
+        never saw when classes are held out: the shipped features and their centre (when
+        the recipe asks for them), then the best threshold of the model that ships them."""
         from edgecv.data import eval_arrays
         from edgecv.data.normalize import normalize
+        from edgecv.errors import RecipeError
 
+        if val_set is None or not len(val_set):
+            raise RecipeError("embedding: the same/different threshold (and embedding.features / "
+                              "center) need a validation split; it is empty")
         shape = self.input_shape or tuple(model.input_shape[1:])
-        x, labels = eval_arrays(val_set, input_shape=shape, limit=THRESHOLD_SAMPLES, resize=self.resize)
-        embeddings = model.predict(normalize(x), batch_size=64, verbose=0)
+        if len(val_set) > THRESHOLD_SAMPLES:   # a seeded draw: a folder set is in identity order
+            val_set = val_set.subset(np.random.default_rng(0).permutation(len(val_set))[:THRESHOLD_SAMPLES])
+        x, labels = eval_arrays(val_set, input_shape=shape, resize=self.resize)
+        x = normalize(x)
+        task = self
+        if self._ships_other_features() and not _is_final(model):
+            task = self._with_features(model, x, labels)
+            model = task.final_model(model)
+        embeddings = model.predict(x, batch_size=64, verbose=0)
         result = embedding_scores(embeddings, labels)
-        return replace(self, threshold=round(result["best_threshold"], 6))
+        return replace(task, threshold=round(result["best_threshold"], 6),
+                       output_dim=int(embeddings.shape[-1]))
+
+    def final_model(self, model: Any) -> Any:
+        if self.layer is None or _is_final(model):
+            return model
+        from edgecv.tasks.embedding.head import features_model
+
+        return features_model(model, self.layer, self.center)
+
+    def _ships_other_features(self) -> bool:
+        return self.spec.features != HEAD or self.spec.center != "none"
+
+    def _with_features(self, model: Any, x: np.ndarray, labels: np.ndarray) -> "EmbeddingTask":
+        """The layer (`auto`: the candidate whose features, centred as the recipe says,
+        score the highest verification AUC on x) and its centre on x."""
+        from edgecv.tasks.embedding.head import HEAD_LAYER, candidate_layers, layer_features
+        from edgecv.tasks.embedding.metrics import l2_normalize, verification_auc
+
+        centered = self.spec.center == "validation"
+        names = {HEAD: [HEAD_LAYER], AUTO: candidate_layers(model)}.get(self.spec.features,
+                                                                        [self.spec.features])
+        features = layer_features(model, names).predict(x, batch_size=64, verbose=0)
+        features = dict(zip(names, features if len(names) > 1 else [features]))
+        scores, centers = {}, {}
+        for name in names:
+            centers[name] = features[name].mean(axis=0) if centered else None
+            shifted = features[name] - centers[name] if centered else features[name]
+            # on the first SELECTION_SAMPLES images (all pairs), as the best epoch was picked
+            scores[name] = round(verification_auc(l2_normalize(shifted[:SELECTION_SAMPLES]),
+                                                  labels[:SELECTION_SAMPLES]), 4)
+        layer = max(names, key=lambda name: scores[name])   # ties: the earlier layer
+        center = None if centers[layer] is None else tuple(float(v) for v in centers[layer])
+        return replace(self, layer=layer, center=center,
+                       layer_scores=scores if self.spec.features == AUTO else None)
 
     def app_outputs(self, keys):
         from edgecv.tasks.app_outputs import AppOutputs, OutputTensor, only_key
@@ -99,14 +154,18 @@ class EmbeddingTask(Task):
             f"; same identity iff squared distance <= {self.threshold:g}"
         return AppOutputs((OutputTensor(
             key=only_key(keys, self.name), name="embedding",
-            description=f"L2-normalised {self.spec.dim}-d embedding{same}",
+            description=f"L2-normalised {self.output_dim or self.spec.dim}-d embedding{same}",
             value_bounds=(-1.0, 1.0)),), summary="image embedder")
 
     def export_metadata(self) -> dict:
-        part = {"dim": self.spec.dim, "l2_normalized": True, "distance": "squared_euclidean",
-                "loss": self.spec.loss}
+        part = {"dim": self.output_dim or self.spec.dim, "l2_normalized": True,
+                "distance": "squared_euclidean", "loss": self.spec.loss}
         part.update({"temperature": self.spec.temperature} if self.spec.loss == "prototype"
                     else {"margin": self.spec.margin})
+        if self.layer is not None:   # not the head: which layer, centred on what
+            part["features"] = {"layer": self.layer, "center": self.spec.center}
+            if self.layer_scores:
+                part["features"]["validation_auc"] = self.layer_scores
         if self.threshold is not None:
             # same identity iff ||a - b||^2 <= threshold, i.e. cosine >= 1 - threshold / 2
             part["threshold"] = self.threshold
@@ -125,6 +184,14 @@ def make_task(source: Any = None) -> EmbeddingTask:
         return EmbeddingTask(spec=spec, threshold=part.get("threshold"))
     spec = getattr(source, "embedding", None) or EmbeddingSpec()
     return EmbeddingTask(spec=spec, input_shape=tuple(source.model.input_shape), resize=source.data.resize)
+
+
+def _is_final(model: Any) -> bool:
+    """True for a model final_model built (saved as model.keras, reloaded by `edgecv export`)."""
+    from edgecv.tasks.embedding.head import CENTER_LAYER, HEAD_LAYER
+
+    names = {layer.name for layer in model.layers}
+    return CENTER_LAYER in names or HEAD_LAYER not in names
 
 
 def _first(outputs: Any) -> np.ndarray:
