@@ -143,3 +143,77 @@ def test_reexport_keeps_the_threshold_training_wrote(embedding_run, tmp_path):
     assert result.exit_code == 0, result.output
     again = read_metadata(tmp_path / "tiny_embedding_int8.tflite")["embedding"]
     assert again == trained
+
+
+@pytest.fixture(scope="module")
+def features_run(tmp_path_factory):
+    """The same identities, no QAT stage, shipping `features: auto` centred on the
+    validation identities (float32 and int8)."""
+    from click.testing import CliRunner
+
+    from edgecv.cli import cli
+
+    root = tmp_path_factory.mktemp("embedding_features")
+    write_identity_folder(root / "faces")
+    recipe = {
+        "name": "tiny_features",
+        "task": "embedding",
+        "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [SIZE, SIZE, 3]},
+        "data": {"train": {"format": "folder", "path": "faces"}, "holdout_classes": HELD_OUT,
+                 "batch_size": 8},
+        "embedding": {"dim": 16, "loss": "prototype", "images_per_identity": 2,
+                      "features": "auto", "center": "validation"},
+        "train": {"epochs": 1, "learning_rate": 0.005},
+        "export": {"formats": ["float32", "int8"], "calibration_samples": 8},
+        "bench": {"runs": 2, "warmup": 1},
+    }
+    recipe_path = root / "tiny_features.yaml"
+    recipe_path.write_text(yaml.safe_dump(recipe))
+    run_dir = root / "run"
+    result = CliRunner().invoke(cli, ["train", str(recipe_path), "--out", str(run_dir)], catch_exceptions=True)
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def test_shipped_features_are_the_layer_the_metadata_names(features_run):
+    from edgecv.export.info import inspect_tflite
+    from edgecv.optimize.qat import load_keras_model
+    from edgecv.tasks.embedding.head import shipped_layer
+
+    info = inspect_tflite(features_run / "export" / "tiny_features_int8.tflite", edgetpu=False)
+    assert info["float_ops"] == [], info["float_ops"]
+    assert "SUB" in {row["op"] for row in info["op_table"]}          # the centre
+    part = info["metadata"]["embedding"]
+    scores = part["features"]["validation_auc"]
+    assert part["features"]["layer"] == max(scores, key=scores.get)
+    assert part["features"]["center"] == "validation"
+    assert "embedding_dense" in scores and len(scores) > 5           # MobileNetV2's merges + head
+    model = load_keras_model(features_run / "model.keras")           # what the reference scored
+    assert shipped_layer(model) == part["features"]["layer"]
+    assert info["outputs"][0]["shape"] == [1, part["dim"]] == [1, model.output_shape[-1]]
+    entries = {e["format"]: e["accuracy"] for e in json.loads((features_run / "report.json").read_text())["entries"]}
+    # the float32 file is the shipped Keras model; int8 stays close to it
+    assert entries["float32"]["value"] == pytest.approx(entries["float32"]["reference"], abs=1e-3)
+    assert entries["float32"]["cosine_min"] > 0.999 and entries["int8"]["cosine_mean"] > 0.9
+
+
+def test_reexport_without_an_earlier_file_keeps_the_shipped_layer(features_run, tmp_path):
+    """No earlier export to read the metadata back from: the task is re-adapted on
+    model.keras, which already holds the features and is not cut again."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from edgecv.cli import cli
+    from edgecv.export.metadata import read_metadata
+
+    trained = read_metadata(features_run / "export" / "tiny_features_int8.tflite")["embedding"]
+    bare = tmp_path / "run"
+    shutil.copytree(features_run, bare, ignore=shutil.ignore_patterns("export"))
+    shutil.copytree(features_run.parent / "faces", tmp_path / "faces")
+    result = CliRunner().invoke(cli, ["export", str(bare), "--format", "int8", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    again = read_metadata(tmp_path / "out" / "tiny_features_int8.tflite")["embedding"]
+    assert again["features"]["layer"] == trained["features"]["layer"]
+    assert again["dim"] == trained["dim"]
+    assert again["threshold"] == pytest.approx(trained["threshold"], abs=1e-4)

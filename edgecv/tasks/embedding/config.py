@@ -43,6 +43,6 @@ class EmbeddingSpec(Strict):
         """KeyProblem when the shipped features would be layers a QAT stage never trained."""
         if qat and (self.features != HEAD or self.center != "none"):
             key = "features" if self.features != HEAD else "center"
-            raise KeyProblem(("embedding", key), "is applied after training to the float model; a qat "
-                             "stage's int8 file cannot take it (remove the qat stage or use "
-                             "features: head, center: none)")
+            raise KeyProblem(("embedding", key), f"{getattr(self, key)} is applied to the float model after "
+                             "training; a qat stage's int8 file cannot hold it (remove the qat stage, or "
+                             "use features: head, center: none)")

@@ -36,7 +36,8 @@ def embedding_model(builder: Callable, *, dim: int, **kwargs):
 
 
 HEAD_LAYER = "embedding_dense"     # the head's features before the L2 normalisation
-CENTER_LAYER = "embedding_center"  # present only in a model `features_model` built
+CENTER_LAYER = "embedding_center"
+FEATURES_MARK = "__features__"     # model name of a `features_model`: <trained>__features__<layer>
 
 
 def candidate_layers(model) -> list[str]:
@@ -78,4 +79,11 @@ def features_model(model, layer: str, center=None):
         x = keras.layers.Normalization(mean=center, variance=np.ones_like(center),
                                        name=CENTER_LAYER)(x)
     x = keras.layers.UnitNormalization(name="embedding_l2")(x)
-    return keras.Model(model.input, x, name=f"{model.name}_{layer}")
+    return keras.Model(model.input, x, name=f"{model.name}{FEATURES_MARK}{layer}")
+
+
+def shipped_layer(model):
+    """The layer a `features_model` reads (its name says it; it survives model.keras), or
+    None for a model as trained."""
+    name = getattr(model, "name", "")
+    return name.split(FEATURES_MARK, 1)[1] if FEATURES_MARK in name else None

@@ -96,6 +96,7 @@ class EmbeddingTask(Task):
         from edgecv.data import eval_arrays
         from edgecv.data.normalize import normalize
         from edgecv.errors import RecipeError
+        from edgecv.tasks.embedding.head import shipped_layer
 
         if val_set is None or not len(val_set):
             raise RecipeError("embedding: the same/different threshold (and embedding.features / "
@@ -106,7 +107,9 @@ class EmbeddingTask(Task):
         x, labels = eval_arrays(val_set, input_shape=shape, resize=self.resize)
         x = normalize(x)
         task = self
-        if self._ships_other_features() and not _is_final(model):
+        if shipped_layer(model) is not None:    # model.keras of a run: features already in it
+            task = replace(self, layer=shipped_layer(model))
+        elif self._ships_other_features():
             task = self._with_features(model, x, labels)
             model = task.final_model(model)
         embeddings = model.predict(x, batch_size=64, verbose=0)
@@ -115,9 +118,10 @@ class EmbeddingTask(Task):
                        output_dim=int(embeddings.shape[-1]))
 
     def final_model(self, model: Any) -> Any:
-        if self.layer is None or _is_final(model):
+        from edgecv.tasks.embedding.head import features_model, shipped_layer
+
+        if self.layer is None or shipped_layer(model) is not None:
             return model
-        from edgecv.tasks.embedding.head import features_model
 
         return features_model(model, self.layer, self.center)
 
@@ -184,14 +188,6 @@ def make_task(source: Any = None) -> EmbeddingTask:
         return EmbeddingTask(spec=spec, threshold=part.get("threshold"))
     spec = getattr(source, "embedding", None) or EmbeddingSpec()
     return EmbeddingTask(spec=spec, input_shape=tuple(source.model.input_shape), resize=source.data.resize)
-
-
-def _is_final(model: Any) -> bool:
-    """True for a model final_model built (saved as model.keras, reloaded by `edgecv export`)."""
-    from edgecv.tasks.embedding.head import CENTER_LAYER, HEAD_LAYER
-
-    names = {layer.name for layer in model.layers}
-    return CENTER_LAYER in names or HEAD_LAYER not in names
 
 
 def _first(outputs: Any) -> np.ndarray:
