@@ -110,7 +110,11 @@ def walk_files(root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
 
 def list_images(root: Path) -> list[Path]:
     """Image files under root (recursive, sorted, hidden files skipped). Folders that cannot
-    be listed are left out unreported here; a reader that names them calls walk_files."""
-    files, _unreadable = walk_files(root)
+    be listed are left out unreported here; a reader names them (readers.readable_images)."""
+    return image_files(root, walk_files(root)[0])
+
+
+def image_files(root: Path, files: list[Path]) -> list[Path]:
+    """The image files among walk_files(root)'s files, hidden ones (or under hidden folders) skipped."""
     return [p for p in files
             if is_image_name(p) and not any(part.startswith(".") for part in p.relative_to(root).parts)]

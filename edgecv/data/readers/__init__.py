@@ -60,3 +60,14 @@ def skip(problems: list[Problem], file, message: str) -> None:
 def note(problems: list[Problem], file, message: str) -> None:
     """Record a problem that does not remove a sample (extra files, empty classes)."""
     problems.append(Problem(str(file), message, skipped=False))
+
+
+def readable_images(root: Path, problems: list[Problem]) -> list[Path]:
+    """images.list_images(root), each sub-folder it cannot list noted in `problems` with the
+    OS's reason: its images would otherwise just be missing."""
+    from edgecv.data.images import image_files, walk_files
+
+    files, unreadable = walk_files(root)
+    for path, reason in unreadable:
+        note(problems, path, f"folder cannot be read ({reason}); its images are left out")
+    return image_files(root, files)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
-from edgecv.data.images import MASK_MODES, image_header, list_images, probe_image
-from edgecv.data.readers import fixed_classes, note, read_class_file, require_dir, skip
+from edgecv.data.images import MASK_MODES, image_header, probe_image
+from edgecv.data.readers import fixed_classes, note, read_class_file, readable_images, require_dir, skip
 from edgecv.errors import DataError
 
 
@@ -32,7 +32,7 @@ def read_masks(spec: dict, task: str) -> Dataset:
     mask_dir = require_dir(spec["masks"], "mask folder")
     names = mask_classes(spec)
     problems: list[Problem] = []
-    images = list_images(image_dir)
+    images = readable_images(image_dir, problems)
     stems = {p.relative_to(image_dir).with_suffix("") for p in images}
     for mask in sorted(mask_dir.rglob("*.png")):
         if mask.relative_to(mask_dir).with_suffix("") not in stems:

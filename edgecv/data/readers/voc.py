@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
-from edgecv.data.images import list_images, probe_image
-from edgecv.data.readers import class_index, fixed_classes, note, require_dir, skip
+from edgecv.data.images import probe_image
+from edgecv.data.readers import class_index, fixed_classes, note, readable_images, require_dir, skip
 from edgecv.data.readers.boxes import box_problem, normalised, pad
 
 
@@ -61,7 +61,7 @@ def read_voc(spec: dict, task: str) -> Dataset:
     image_dir = require_dir(root / "JPEGImages", "VOC image folder")
     xml_dir = require_dir(root / "Annotations", "VOC annotation folder")
     problems: list[Problem] = []
-    images = {p.stem: p for p in list_images(image_dir)}
+    images = {p.stem: p for p in readable_images(image_dir, problems)}
     parsed = []
     for xml_path in sorted(xml_dir.glob("*.xml")):
         try:

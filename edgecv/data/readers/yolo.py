@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
-from edgecv.data.images import list_images, probe_image
-from edgecv.data.readers import fixed_classes, note, read_class_file, require_dir, skip
+from edgecv.data.images import probe_image
+from edgecv.data.readers import fixed_classes, note, read_class_file, readable_images, require_dir, skip
 from edgecv.data.readers.boxes import box_problem, normalised, pad
 from edgecv.errors import DataError
 
@@ -51,7 +51,7 @@ def read_yolo(spec: dict, task: str) -> Dataset:
             raise DataError(f"{class_file}: missing; list the class names there or give classes: in the spec")
         names = read_class_file(class_file)
     problems: list[Problem] = []
-    images = list_images(image_dir)
+    images = readable_images(image_dir, problems)
     expected = {p.relative_to(image_dir).with_suffix("") for p in images}
     for label in sorted(label_dir.rglob("*.txt")):
         if label.relative_to(label_dir).with_suffix("") not in expected:

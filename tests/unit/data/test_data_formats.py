@@ -246,3 +246,29 @@ def test_masks_round_trip(tmp_path):
 def test_missing_path_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="data.path: no such file or directory"):
         load_dataset({"format": "folder", "path": str(tmp_path / "nope")}, task="classification")
+
+
+def test_yolo_names_an_image_folder_it_cannot_list(tmp_path, monkeypatch):
+    """A sub-folder of images/ that cannot be listed is a named problem with the OS's reason,
+    not images that are silently missing (voc and masks read their images the same way)."""
+    import os
+
+    (tmp_path / "classes.txt").write_text("cat\ndog\n")
+    for folder in ("a", "b"):
+        _write_png(tmp_path / "images" / folder / "x.png", _solid(90, (H, W)))
+        (tmp_path / "labels" / folder).mkdir(parents=True)
+        (tmp_path / "labels" / folder / "x.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    blocked = tmp_path / "images" / "b"
+    real_scandir = os.scandir
+
+    def scandir(path="."):      # root reads every folder: a permission error is simulated
+        if Path(path) == blocked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    ds = load_dataset({"format": "yolo", "path": str(tmp_path)}, task="detection")
+    assert len(ds) == 1
+    problem = next(p for p in ds.problems if "cannot be read" in p.message)
+    assert problem.file == str(blocked) and not problem.skipped
+    assert problem.message == "folder cannot be read (Permission denied); its images are left out"
