@@ -12,7 +12,14 @@ from pathlib import Path
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
 from edgecv.data.images import MASK_MODES, image_header, probe_image
-from edgecv.data.readers import fixed_classes, note, read_class_file, readable_images, require_dir, skip
+from edgecv.data.readers import (
+    fixed_classes,
+    note,
+    read_class_file,
+    readable_images,
+    require_dir,
+    skip,
+)
 from edgecv.errors import DataError
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
 from edgecv.data.images import probe_image
-from edgecv.data.readers import class_index, fixed_classes, note, readable_images, require_dir, skip
+from edgecv.data.readers import (
+    class_index,
+    fixed_classes,
+    note,
+    readable_images,
+    require_dir,
+    skip,
+)
 from edgecv.data.readers.boxes import box_problem, normalised, pad
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from edgecv.data.dataset import Dataset, FileSource, Problem, new_dataset
 from edgecv.data.images import probe_image
-from edgecv.data.readers import fixed_classes, note, read_class_file, readable_images, require_dir, skip
+from edgecv.data.readers import (
+    fixed_classes,
+    note,
+    read_class_file,
+    readable_images,
+    require_dir,
+    skip,
+)
 from edgecv.data.readers.boxes import box_problem, normalised, pad
 from edgecv.errors import DataError
 

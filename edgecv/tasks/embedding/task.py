@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -36,13 +36,13 @@ SELECTION_SAMPLES = 2000    # of those, scored per candidate layer (~2 M pairs, 
 @dataclass(frozen=True)
 class EmbeddingTask(Task):
     spec: EmbeddingSpec = field(default_factory=EmbeddingSpec)
-    threshold: Optional[float] = None           # squared distance: "same" iff d <= threshold
+    threshold: float | None = None           # squared distance: "same" iff d <= threshold
     # Set by adapt_to_model when the run ships other features than the trained head:
-    layer: Optional[str] = None                 # the layer final_model reads
-    center: Optional[tuple[float, ...]] = None  # subtracted before the L2 normalisation
-    layer_scores: Optional[dict] = None         # `features: auto`: validation AUC per candidate
-    output_dim: Optional[int] = None            # the shipped embedding's size
-    input_shape: Optional[tuple[int, int, int]] = None
+    layer: str | None = None                 # the layer final_model reads
+    center: tuple[float, ...] | None = None  # subtracted before the L2 normalisation
+    layer_scores: dict | None = None         # `features: auto`: validation AUC per candidate
+    output_dim: int | None = None            # the shipped embedding's size
+    input_shape: tuple[int, int, int] | None = None
     resize: str = "stretch"
     name: str = "embedding"
     # Verification AUC on the validation identities (validation.py), not val_loss, which
@@ -128,10 +128,14 @@ class EmbeddingTask(Task):
     def _ships_other_features(self) -> bool:
         return self.spec.features != HEAD or self.spec.center != "none"
 
-    def _with_features(self, model: Any, x: np.ndarray, labels: np.ndarray) -> "EmbeddingTask":
+    def _with_features(self, model: Any, x: np.ndarray, labels: np.ndarray) -> EmbeddingTask:
         """The layer (`auto`: the candidate whose features, centred as the recipe says,
         score the highest verification AUC on x) and its centre on x."""
-        from edgecv.tasks.embedding.head import HEAD_LAYER, candidate_layers, layer_features
+        from edgecv.tasks.embedding.head import (
+            HEAD_LAYER,
+            candidate_layers,
+            layer_features,
+        )
         from edgecv.tasks.embedding.metrics import l2_normalize, verification_auc
 
         centered = self.spec.center == "validation"

@@ -8,8 +8,13 @@ import pytest
 
 from edgecv.data.dataset import ArraySource, new_dataset
 from edgecv.tasks.embedding.config import EmbeddingSpec
-from edgecv.tasks.embedding.metrics import best_threshold, l2_normalize, pair_distances, roc_curve, \
-    verification_auc
+from edgecv.tasks.embedding.metrics import (
+    best_threshold,
+    l2_normalize,
+    pair_distances,
+    roc_curve,
+    verification_auc,
+)
 from edgecv.tasks.embedding.task import EmbeddingTask
 
 SIZE = 8
@@ -91,7 +96,7 @@ def test_named_layer_uncentred_and_the_head_centred():
     from edgecv.data.normalize import normalize
 
     model = _toy_model()
-    val_set, images, labels = _identities()
+    val_set, images, _ = _identities()
     x = normalize(images)
     task = _task(features="block1_add").adapt_to_model(model, val_set)
     assert task.layer == "block1_add" and task.center is None and task.layer_scores is None
@@ -115,7 +120,7 @@ def test_a_saved_shipped_model_is_not_cut_twice(tmp_path):
     from edgecv.optimize.qat import load_keras_model
 
     model = _toy_model()
-    val_set, images, _ = _identities()
+    val_set, _, _ = _identities()
     task = _task(features="auto", center="validation").adapt_to_model(model, val_set)
     shipped = task.final_model(model)
     shipped.save(tmp_path / "model.keras")
@@ -130,7 +135,7 @@ def test_errors_name_the_layer_and_the_empty_split():
     from edgecv.errors import ModelError, RecipeError
 
     model = _toy_model()
-    val_set, _, _ = _identities()
+    val_set = _identities()[0]
     with pytest.raises(ModelError, match="embedding.features: the model has no layer 'block9_add'"):
         _task(features="block9_add").adapt_to_model(model, val_set)
     with pytest.raises(RecipeError, match="need a validation split; it is empty"):
