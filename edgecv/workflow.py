@@ -89,7 +89,10 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     if qat_model is not None:
         save_model(qat_model, run_dir / "model_qat.h5")
     task = task.adapt_to_model(float_model, val_set)   # e.g. embedding: threshold for the metadata
-    float_model = task.final_model(float_model)        # embedding: the features it ships
+    shipped = task.final_model(float_model)            # embedding: the features it ships
+    if shipped is not float_model:     # keep the model as trained too (init_from, analysis)
+        save_model(float_model, run_dir / "model_trained.keras")
+    float_model = shipped
     save_model(float_model, run_dir / "model.keras")
     skipped = getattr(train_set, "skipped", 0) + getattr(val_set, "skipped", 0)
     if skipped:

@@ -34,27 +34,26 @@ def write_identity_folder(root: Path, seed: int = 0) -> None:
             assert cv2.imwrite(str(root / name / f"{n:02d}.png"), noisy.astype(np.uint8))
 
 
-@pytest.fixture(scope="module")
-def embedding_run(tmp_path_factory):
+def train_identities(root: Path, name: str, embedding: dict, **sections):
+    """`edgecv train` of a tiny recipe on a fresh identity folder under root:
+    (exit code, output, run dir)."""
     from click.testing import CliRunner
 
     from edgecv.cli import cli
 
-    root = tmp_path_factory.mktemp("embedding")
     write_identity_folder(root / "faces")
     recipe = {
-        "name": "tiny_embedding",
+        "name": name,
         "task": "embedding",
         "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [SIZE, SIZE, 3]},
         "data": {"train": {"format": "folder", "path": "faces"}, "holdout_classes": HELD_OUT,
                  "batch_size": 8},
-        "embedding": {"dim": 16, "loss": "batch_hard", "margin": 0.2, "images_per_identity": 2},
+        "embedding": {"dim": 16, "images_per_identity": 2, **embedding},
         "train": {"epochs": 1, "learning_rate": 0.005},
-        "qat": {"epochs": 1},
-        "export": {"formats": ["int8"], "calibration_samples": 8},
         "bench": {"runs": 2, "warmup": 1},
+        **sections,
     }
-    recipe_path = root / "tiny_embedding.yaml"
+    recipe_path = root / f"{name}.yaml"
     recipe_path.write_text(yaml.safe_dump(recipe))
     run_dir = root / "run"
     result = CliRunner().invoke(cli, ["train", str(recipe_path), "--out", str(run_dir)], catch_exceptions=True)
@@ -63,6 +62,13 @@ def embedding_run(tmp_path_factory):
 
         raise AssertionError(result.output + "".join(traceback.format_exception(result.exception)))
     return result.exit_code, result.output, run_dir
+
+
+@pytest.fixture(scope="module")
+def embedding_run(tmp_path_factory):
+    return train_identities(tmp_path_factory.mktemp("embedding"), "tiny_embedding",
+                            {"loss": "batch_hard", "margin": 0.2}, qat={"epochs": 1},
+                            export={"formats": ["int8"], "calibration_samples": 8})
 
 
 def test_train_reports_verification_metrics_on_held_out_identities(embedding_run):
@@ -149,29 +155,11 @@ def test_reexport_keeps_the_threshold_training_wrote(embedding_run, tmp_path):
 def features_run(tmp_path_factory):
     """The same identities, no QAT stage, shipping `features: auto` centred on the
     validation identities (float32 and int8)."""
-    from click.testing import CliRunner
-
-    from edgecv.cli import cli
-
-    root = tmp_path_factory.mktemp("embedding_features")
-    write_identity_folder(root / "faces")
-    recipe = {
-        "name": "tiny_features",
-        "task": "embedding",
-        "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [SIZE, SIZE, 3]},
-        "data": {"train": {"format": "folder", "path": "faces"}, "holdout_classes": HELD_OUT,
-                 "batch_size": 8},
-        "embedding": {"dim": 16, "loss": "prototype", "images_per_identity": 2,
-                      "features": "auto", "center": "validation"},
-        "train": {"epochs": 1, "learning_rate": 0.005},
-        "export": {"formats": ["float32", "int8"], "calibration_samples": 8},
-        "bench": {"runs": 2, "warmup": 1},
-    }
-    recipe_path = root / "tiny_features.yaml"
-    recipe_path.write_text(yaml.safe_dump(recipe))
-    run_dir = root / "run"
-    result = CliRunner().invoke(cli, ["train", str(recipe_path), "--out", str(run_dir)], catch_exceptions=True)
-    assert result.exit_code == 0, result.output
+    exit_code, output, run_dir = train_identities(
+        tmp_path_factory.mktemp("embedding_features"), "tiny_features",
+        {"loss": "prototype", "features": "auto", "center": "validation"},
+        export={"formats": ["float32", "int8"], "calibration_samples": 8})
+    assert exit_code == 0, output
     return run_dir
 
 
@@ -190,6 +178,8 @@ def test_shipped_features_are_the_layer_the_metadata_names(features_run):
     assert "embedding_dense" in scores and len(scores) > 5           # MobileNetV2's merges + head
     model = load_keras_model(features_run / "model.keras")           # what the reference scored
     assert shipped_layer(model) == part["features"]["layer"]
+    trained = load_keras_model(features_run / "model_trained.keras")    # kept, head included
+    assert shipped_layer(trained) is None and trained.output_shape == (None, 16)
     assert info["outputs"][0]["shape"] == [1, part["dim"]] == [1, model.output_shape[-1]]
     entries = {e["format"]: e["accuracy"] for e in json.loads((features_run / "report.json").read_text())["entries"]}
     # the float32 file is the shipped Keras model; int8 stays close to it

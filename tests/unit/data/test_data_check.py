@@ -281,23 +281,14 @@ def test_check_takes_set_overrides_for_a_spec_and_a_recipe(damaged_folder, tmp_p
     assert "all clean" in capsys.readouterr().out
 
 
-def test_unreadable_class_folder_is_named_not_called_empty(tmp_path, capsys, monkeypatch):
-    import os
-
+def test_unreadable_class_folder_is_named_not_called_empty(tmp_path, capsys, block_listing):
     root = tmp_path / "data"
     for name in ("a", "b"):
         (root / name).mkdir(parents=True)
         for i in range(3):
             cv2.imwrite(str(root / name / f"{i}.png"), _img(30))
     blocked = root / "b"
-    real_scandir = os.scandir
-
-    def scandir(path="."):      # root reads every folder: a permission error is simulated
-        if Path(path) == blocked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    block_listing(blocked)
     code = main(["data", "check", str(_spec_file(tmp_path, {"format": "folder", "path": str(root)}))])
     out = capsys.readouterr().out
     assert code == 2

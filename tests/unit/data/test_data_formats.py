@@ -248,25 +248,16 @@ def test_missing_path_is_a_data_error(tmp_path):
         load_dataset({"format": "folder", "path": str(tmp_path / "nope")}, task="classification")
 
 
-def test_yolo_names_an_image_folder_it_cannot_list(tmp_path, monkeypatch):
+def test_yolo_names_an_image_folder_it_cannot_list(tmp_path, block_listing):
     """A sub-folder of images/ that cannot be listed is a named problem with the OS's reason,
     not images that are silently missing (voc and masks read their images the same way)."""
-    import os
-
     (tmp_path / "classes.txt").write_text("cat\ndog\n")
     for folder in ("a", "b"):
         _write_png(tmp_path / "images" / folder / "x.png", _solid(90, (H, W)))
         (tmp_path / "labels" / folder).mkdir(parents=True)
         (tmp_path / "labels" / folder / "x.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     blocked = tmp_path / "images" / "b"
-    real_scandir = os.scandir
-
-    def scandir(path="."):      # root reads every folder: a permission error is simulated
-        if Path(path) == blocked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    block_listing(blocked)
     ds = load_dataset({"format": "yolo", "path": str(tmp_path)}, task="detection")
     assert len(ds) == 1
     problem = next(p for p in ds.problems if "cannot be read" in p.message)
