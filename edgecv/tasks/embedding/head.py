@@ -2,7 +2,8 @@
 
 backbone (include_top=False) -> global average pooling -> Dense(dim) -> L2 normalisation.
 After training, `features_model` may ship another layer's features instead (recipe
-`embedding.features`, `embedding.center`): layer -> flatten -> minus a centre -> L2.
+`embedding.features`, `embedding.center`): layer -> flatten -> minus a centre
+(-> onto its principal directions: `embedding.project`) -> L2.
 `UnitNormalization` is tf.math.l2_normalize, which the TFLite converter fuses into one
 L2_NORMALIZATION op; its int8 kernel has a fixed output scale of 1/128 (zero point 0), so
 the int8 file keeps the normalisation on integers (no float op). For QAT,
@@ -37,6 +38,7 @@ def embedding_model(builder: Callable, *, dim: int, **kwargs):
 
 HEAD_LAYER = "embedding_dense"     # the head's features before the L2 normalisation
 CENTER_LAYER = "embedding_center"
+PROJECT_LAYER = "embedding_project"
 FEATURES_MARK = "__features__"     # model name of a `features_model`: <trained>__features__<layer>
 
 
@@ -66,15 +68,23 @@ def layer_features(model, layers: list[str]):
     return keras.Model(model.input, outputs, name=f"{model.name}_features")
 
 
-def features_model(model, layer: str, center=None):
+def features_model(model, layer: str, center=None, projection=None):
     """The model an embedding run ships: `layer`'s flattened output, minus `center` (a
     constant: Normalization with unit variance, a SUB in the .tflite file) when given,
-    L2-normalised (one L2_NORMALIZATION op, int8 as in the head)."""
+    L2-normalised (one L2_NORMALIZATION op, int8 as in the head). With `projection` (a
+    features x dims matrix): (x - center) @ projection as one Dense layer whose bias is
+    -center @ projection (one FULLY_CONNECTED op, its bias kept in int32 in the int8 file)."""
     import numpy as np
     import tf_keras as keras
 
     x = layer_features(model, [layer]).output
-    if center is not None:
+    if projection is not None:
+        projection = np.asarray(projection, dtype=np.float32)
+        shift = np.zeros(projection.shape[0], np.float32) if center is None else np.asarray(center, np.float32)
+        dense = keras.layers.Dense(projection.shape[1], name=PROJECT_LAYER)
+        x = dense(x)
+        dense.set_weights([projection, -shift @ projection])
+    elif center is not None:
         center = np.asarray(center, dtype=np.float32).reshape(1, -1)
         x = keras.layers.Normalization(mean=center, variance=np.ones_like(center),
                                        name=CENTER_LAYER)(x)

@@ -13,9 +13,9 @@
   split (`val_roc_auc`, metrics.py) to every epoch's logs.
 - `adapt_to_model`, on the validation split with the trained float model: the layer the
   run ships (`embedding.features`: the head, a named layer, or `auto`: the best-scoring
-  residual merge) and its centre (`embedding.center`), which `final_model` puts in the
-  graph (head.features_model); then the same/different threshold of that model.
-  `export_metadata` writes them, so an app decides without the recipe and
+  residual merge), its centre (`embedding.center`) and principal directions
+  (`embedding.project`), which `final_model` puts in the graph (head.features_model);
+  then the same/different threshold of that model. `export_metadata` writes them, so an app decides without the recipe and
   `make_task(metadata)` scores a file at the threshold it ships with.
 """
 from __future__ import annotations
@@ -40,6 +40,7 @@ class EmbeddingTask(Task):
     # Set by adapt_to_model when the run ships other features than the trained head:
     layer: str | None = None                 # the layer final_model reads
     center: tuple[float, ...] | None = None  # subtracted before the L2 normalisation
+    projection: tuple[tuple[float, ...], ...] | None = None   # `project`: features x dims
     layer_scores: dict | None = None         # `features: auto`: validation AUC per candidate
     output_dim: int | None = None            # the shipped embedding's size
     input_shape: tuple[int, int, int] | None = None
@@ -123,7 +124,7 @@ class EmbeddingTask(Task):
         if self.layer is None or shipped_layer(model) is not None:
             return model
 
-        return features_model(model, self.layer, self.center)
+        return features_model(model, self.layer, self.center, self.projection)
 
     def _ships_other_features(self) -> bool:
         return self.spec.features != HEAD or self.spec.center != "none"
@@ -152,7 +153,11 @@ class EmbeddingTask(Task):
                                                   labels[:SELECTION_SAMPLES]), 4)
         layer = max(names, key=lambda name: scores[name])   # ties: the earlier layer
         center = None if centers[layer] is None else tuple(float(v) for v in centers[layer])
-        return replace(self, layer=layer, center=center,
+        projection = None
+        if self.spec.project is not None:
+            projection = tuple(map(tuple, principal_directions(features[layer] - centers[layer],
+                                                               self.spec.project, layer).tolist()))
+        return replace(self, layer=layer, center=center, projection=projection,
                        layer_scores=scores if self.spec.features == AUTO else None)
 
     def app_outputs(self, keys):
@@ -172,6 +177,8 @@ class EmbeddingTask(Task):
                     else {"margin": self.spec.margin})
         if self.layer is not None:   # not the head: which layer, centred on what
             part["features"] = {"layer": self.layer, "center": self.spec.center}
+            if self.spec.project is not None:
+                part["features"]["project"] = self.spec.project
             if self.layer_scores:
                 part["features"]["validation_auc"] = self.layer_scores
         if self.threshold is not None:
@@ -192,6 +199,21 @@ def make_task(source: Any = None) -> EmbeddingTask:
         return EmbeddingTask(spec=spec, threshold=part.get("threshold"))
     spec = getattr(source, "embedding", None) or EmbeddingSpec()
     return EmbeddingTask(spec=spec, input_shape=tuple(source.model.input_shape), resize=source.data.resize)
+
+
+def principal_directions(centered: np.ndarray, dims: int, layer: str) -> np.ndarray:
+    """The top `dims` principal directions of `centered` (images x features) as columns,
+    each signed so its largest entry is positive (the SVD leaves signs to chance; this keeps
+    a re-run's file the same)."""
+    from edgecv.errors import RecipeError
+
+    if dims > min(centered.shape):
+        raise RecipeError(f"embedding.project: {dims} dimensions, but {layer!r} has "
+                          f"{centered.shape[1]} features over {centered.shape[0]} validation images")
+    _, _, rows = np.linalg.svd(centered.astype(np.float64), full_matrices=False)
+    top = rows[:dims]
+    signs = np.sign(top[np.arange(dims), np.abs(top).argmax(axis=1)])
+    return (top * signs[:, None]).T.astype(np.float32)
 
 
 def _first(outputs: Any) -> np.ndarray:

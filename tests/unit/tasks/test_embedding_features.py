@@ -115,6 +115,38 @@ def test_named_layer_uncentred_and_the_head_centred():
     assert "features" not in plain.export_metadata()["embedding"]
 
 
+def test_project_onto_the_top_principal_directions_of_the_centred_features():
+    """embedding.project: the shipped model computes l2((f - mean) @ V), V the top
+    eigenvectors of the features' covariance (by hand here with eigh, not the SVD the task
+    uses); cosines are compared, which do not depend on each direction's sign."""
+    from edgecv.data.normalize import normalize
+    from edgecv.errors import RecipeError
+
+    model = _toy_model()
+    val_set, images, labels = _identities()
+    x = normalize(images)
+    task = _task(features="block2_add", center="validation", project=3).adapt_to_model(model, val_set)
+    features = _by_hand(model, "block2_add", x)
+    centred = features - features.mean(0)
+    values, vectors = np.linalg.eigh(np.cov(centred, rowvar=False))
+    expected = l2_normalize(centred @ vectors[:, np.argsort(values)[::-1][:3]])
+
+    shipped = task.final_model(model).predict(x, verbose=0)
+    assert shipped.shape == (len(x), 3) and task.output_dim == 3
+    np.testing.assert_allclose(shipped @ shipped.T, expected @ expected.T, atol=1e-4)
+    projection = np.asarray(task.projection)
+    np.testing.assert_allclose(projection.T @ projection, np.eye(3), atol=1e-5)   # orthonormal
+    fpr, tpr, thresholds = roc_curve(*pair_distances(expected, labels))
+    assert task.threshold == pytest.approx(best_threshold(fpr, tpr, thresholds)[1], abs=1e-4)
+    part = task.export_metadata()["embedding"]
+    assert part["dim"] == 3 and part["features"] == {"layer": "block2_add", "center": "validation",
+                                                     "project": 3}
+
+    with pytest.raises(RecipeError, match=r"^embedding.project: 49 dimensions, but 'block2_add' has "
+                                          r"256 features over 48 validation images$"):
+        _task(features="block2_add", center="validation", project=49).adapt_to_model(model, val_set)
+
+
 def test_a_saved_shipped_model_is_not_cut_twice(tmp_path):
     """`edgecv export RUN_DIR` re-adapts model.keras, which already holds the features."""
     from edgecv.optimize.qat import load_keras_model
@@ -154,6 +186,9 @@ def test_features_refuse_a_qat_stage():
             "train": {"epochs": 1}, "qat": {"epochs": 1}, "embedding": embedding})
 
     assert recipe(features="head").embedding.features == "head"     # the head: QAT is fine
+    with pytest.raises(RecipeError, match=r"^embedding.project: the projection is found on the centred "
+                                          r"validation features; it needs center: validation"):
+        recipe(project=8)
     for key, value in (("features", "auto"), ("center", "validation")):
         with pytest.raises(RecipeError, match=rf"^embedding.{key}: {value} is applied to the float model "
                                               r"after training; a qat stage's int8 file cannot hold it"):
@@ -183,3 +218,13 @@ def test_shipped_mobilenet_features_are_integer_only_in_int8(tmp_path):
     assert info["float_ops"] == [] and info["integer"]
     assert {"SUB", "L2_NORMALIZATION"} <= ops
     assert info["outputs"][0]["shape"][-1] == 128
+
+    # projected: the centre folds into the projection's bias, one FULLY_CONNECTED op
+    projection = np.linalg.qr(np.random.default_rng(1).normal(size=(128, 16)))[0]
+    projected = features_model(model, "block12_add", center, projection)
+    export_model(projected, "int8", tmp_path / "p_int8.tflite", representative=x)
+    info = inspect_tflite(tmp_path / "p_int8.tflite", edgetpu=False)
+    ops = {row["op"] for row in info["op_table"]}
+    assert info["float_ops"] == [] and info["integer"]
+    assert {"FULLY_CONNECTED", "L2_NORMALIZATION"} <= ops and "SUB" not in ops
+    assert info["outputs"][0]["shape"][-1] == 16
