@@ -154,10 +154,11 @@ def test_reexport_keeps_the_threshold_training_wrote(embedding_run, tmp_path):
 @pytest.fixture(scope="module")
 def features_run(tmp_path_factory):
     """The same identities, no QAT stage, shipping `features: auto` centred on the
-    validation identities (float32 and int8)."""
+    validation identities and projected onto 4 of their principal directions (float32 and
+    int8), as recipes/fashion_mnist_embedding.yaml does."""
     exit_code, output, run_dir = train_identities(
         tmp_path_factory.mktemp("embedding_features"), "tiny_features",
-        {"loss": "prototype", "features": "auto", "center": "validation"},
+        {"loss": "prototype", "features": "auto", "center": "validation", "project": 4},
         export={"formats": ["float32", "int8"], "calibration_samples": 8})
     assert exit_code == 0, output
     return run_dir
@@ -170,17 +171,18 @@ def test_shipped_features_are_the_layer_the_metadata_names(features_run):
 
     info = inspect_tflite(features_run / "export" / "tiny_features_int8.tflite", edgetpu=False)
     assert info["float_ops"] == [], info["float_ops"]
-    assert "SUB" in {row["op"] for row in info["op_table"]}          # the centre
+    ops = {row["op"] for row in info["op_table"]}
+    assert "FULLY_CONNECTED" in ops and "SUB" not in ops    # the projection, the centre its bias
     part = info["metadata"]["embedding"]
     scores = part["features"]["validation_auc"]
     assert part["features"]["layer"] == max(scores, key=scores.get)
-    assert part["features"]["center"] == "validation"
+    assert part["features"]["center"] == "validation" and part["features"]["project"] == 4
     assert "embedding_dense" in scores and len(scores) > 5           # MobileNetV2's merges + head
     model = load_keras_model(features_run / "model.keras")           # what the reference scored
     assert shipped_layer(model) == part["features"]["layer"]
     trained = load_keras_model(features_run / "model_trained.keras")    # kept, head included
     assert shipped_layer(trained) is None and trained.output_shape == (None, 16)
-    assert info["outputs"][0]["shape"] == [1, part["dim"]] == [1, model.output_shape[-1]]
+    assert info["outputs"][0]["shape"] == [1, part["dim"]] == [1, model.output_shape[-1]] == [1, 4]
     entries = {e["format"]: e["accuracy"] for e in json.loads((features_run / "report.json").read_text())["entries"]}
     # the float32 file is the shipped Keras model; int8 stays close to it
     assert entries["float32"]["value"] == pytest.approx(entries["float32"]["reference"], abs=1e-3)
@@ -205,5 +207,5 @@ def test_reexport_without_an_earlier_file_keeps_the_shipped_layer(features_run, 
     assert result.exit_code == 0, result.output
     again = read_metadata(tmp_path / "out" / "tiny_features_int8.tflite")["embedding"]
     assert again["features"]["layer"] == trained["features"]["layer"]
-    assert again["dim"] == trained["dim"]
+    assert again["features"]["project"] == 4 and again["dim"] == trained["dim"] == 4
     assert again["threshold"] == pytest.approx(trained["threshold"], abs=1e-4)
