@@ -9,7 +9,9 @@ import tf_keras as keras
 from edgecv.errors import ModelError
 from edgecv.models.layers import walk_layers
 
-MODEL_FILES = ("model.keras", "model.h5")
+# A run directory's model, in order: model_trained.keras is the whole trained model where
+# the shipped model.keras is cut from it (embedding `features:`), so it comes first.
+MODEL_FILES = ("model_trained.keras", "model.keras", "model.h5")
 # Never trained: the input preprocessing a pretrained file expects (blocks.input_affine)
 FIXED_LAYERS = ("stem_norm",)
 
@@ -123,7 +125,7 @@ def unfreeze_top(model: keras.Model, blocks, echo: Callable[[str], None] = print
 
 
 def resolve_init_file(path: Path) -> Path:
-    """A run directory (its model.keras/model.h5) or a .keras/.h5 file."""
+    """A run directory (its model_trained.keras, model.keras or model.h5) or a .keras/.h5 file."""
     path = Path(path)
     if path.is_dir():
         for name in MODEL_FILES:
@@ -164,15 +166,17 @@ def init_from(model: keras.Model, source: Path, echo: Callable[[str], None] = pr
         layer.set_weights(theirs)
         loaded.append(layer.name)
         matched += len(ours)
+    trained = path.with_name(MODEL_FILES[0])
+    whole = f" ({trained} is the run's model as trained)" if trained != path and trained.is_file() else ""
     if matched < MIN_MATCH * total:
         raise ModelError(f"model.init_from: {path} matches only {matched} of {model.name}'s {total} weight "
-                         f"tensors by layer name and shape ({len(loaded)} layers); for keras' files use "
-                         "model.weights, which maps by position")
+                         f"tensors by layer name and shape ({len(loaded)} layers){whole}; for keras' files "
+                         "use model.weights, which maps by position")
     echo(f"init_from {path}: loaded {matched} of {total} tensors ({len(loaded)} layers)")
     if mismatched:
         echo(f"note: init_from kept fresh weights for shape-mismatched layers: {', '.join(mismatched)}")
     if missing:
-        echo(f"note: init_from found no saved weights for: {', '.join(missing)}")
+        echo(f"note: init_from found no saved weights for: {', '.join(missing)}{whole}")
     return {"loaded": loaded, "mismatched": mismatched, "missing": missing}
 
 

@@ -146,3 +146,23 @@ def test_init_from_a_weights_only_h5_loads_by_name(tmp_path):
     assert report["mismatched"] == ["logits"]
     assert np.array_equal(new.get_layer("block3_dw_conv").get_weights()[0],
                           trained.get_layer("block3_dw_conv").get_weights()[0])
+
+
+def test_init_from_a_run_dir_takes_the_model_as_trained_over_a_cut_model_keras(tmp_path):
+    """An embedding run that ships a cut (`features:`) keeps the whole trained model as
+    model_trained.keras; a run directory resolves to it, and model.keras named directly is
+    refused pointing at it."""
+    trained = small_net()
+    cut = keras.Model(trained.input, trained.get_layer("block2_add").output, name="cut")
+    run = tmp_path / "run"
+    run.mkdir()
+    trained.save(run / "model_trained.keras")
+    cut.save(run / "model.keras")
+
+    new = small_net()
+    report = init_from(new, run, echo=lambda _: None)
+    assert report["mismatched"] == [] and report["missing"] == []
+    assert np.array_equal(new.get_layer("logits").get_weights()[0], trained.get_layer("logits").get_weights()[0])
+    with pytest.raises(ModelError, match=rf"matches only \d+ of .*\({run / 'model_trained.keras'} is the "
+                                         r"run's model as trained\)"):
+        init_from(small_net(), run / "model.keras")
