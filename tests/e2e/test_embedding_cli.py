@@ -3,6 +3,7 @@ identities held out of training: MobileNetV2 0.35 + embedding head -> QAT -> int
 with verification metrics and int8-vs-float fidelity; `edgecv info` describes the file."""
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -178,6 +179,11 @@ def test_shipped_features_are_the_layer_the_metadata_names(features_run):
     assert part["features"]["layer"] == max(scores, key=scores.get)
     assert part["features"]["center"] == "validation" and part["features"]["project"] == 4
     assert "embedding_dense" in scores and len(scores) > 5           # MobileNetV2's merges + head
+    # the epoch was scored as the features ship (ValidationAUC): on the same 16 held-out
+    # images, the best candidate's centred AUC is the layer's score
+    with open(features_run / "train" / "history.csv", newline="") as handle:
+        (epoch,) = list(csv.DictReader(handle))
+    assert float(epoch["val_roc_auc"]) == pytest.approx(max(scores.values()), abs=1e-4)
     model = load_keras_model(features_run / "model.keras")           # what the reference scored
     assert shipped_layer(model) == part["features"]["layer"]
     trained = load_keras_model(features_run / "model_trained.keras")    # kept, head included

@@ -156,6 +156,14 @@ def verification_auc(embeddings: np.ndarray, labels: np.ndarray, *, max_pairs: i
     return auc(*roc_curve(*pair_distances(embeddings, labels, max_pairs=max_pairs, seed=seed))[:2])
 
 
+def features_auc(features: np.ndarray, labels: np.ndarray, *, centered: bool) -> float:
+    """`verification_auc` of a layer's raw features as `embedding.features` ships them:
+    flattened, minus their own mean when `centered` (embedding.center: validation), then
+    L2-normalised."""
+    features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    return verification_auc(l2_normalize(features - features.mean(axis=0) if centered else features), labels)
+
+
 def embedding_scores(embeddings: np.ndarray, labels: np.ndarray, *, threshold: Optional[float] = None,
                      max_pairs: int = MAX_PAIRS, seed: int = 0) -> dict:
     """Everything the report shows; `value` (the headline) is the verification ROC AUC.

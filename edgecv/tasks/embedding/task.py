@@ -72,7 +72,10 @@ class EmbeddingTask(Task):
     def validation_callbacks(self, val_data: Any) -> list:
         from edgecv.tasks.embedding.validation import ValidationAUC
 
-        return [ValidationAUC(val_data)]
+        if not self._ships_other_features():
+            return [ValidationAUC(val_data)]
+        # the epoch whose features, as they will ship, score best: the best candidate's AUC
+        return [ValidationAUC(val_data, layers=self.feature_layers, centered=self.spec.center == "validation")]
 
     def loss(self, recipe: Any = None):
         from edgecv.tasks.embedding.loss import EmbeddingLoss
@@ -126,37 +129,37 @@ class EmbeddingTask(Task):
 
         return features_model(model, self.layer, self.center, self.projection)
 
+    def feature_layers(self, model: Any) -> list[str]:
+        """The layers `embedding.features` chooses from (one unless `auto`)."""
+        from edgecv.tasks.embedding.head import HEAD_LAYER, candidate_layers
+
+        if self.spec.features == AUTO:
+            return candidate_layers(model)
+        return [HEAD_LAYER if self.spec.features == HEAD else self.spec.features]
+
     def _ships_other_features(self) -> bool:
         return self.spec.features != HEAD or self.spec.center != "none"
 
     def _with_features(self, model: Any, x: np.ndarray, labels: np.ndarray) -> EmbeddingTask:
         """The layer (`auto`: the candidate whose features, centred as the recipe says,
         score the highest verification AUC on x) and its centre on x."""
-        from edgecv.tasks.embedding.head import (
-            HEAD_LAYER,
-            candidate_layers,
-            layer_features,
-        )
-        from edgecv.tasks.embedding.metrics import l2_normalize, verification_auc
+        from edgecv.tasks.embedding.head import layer_features
+        from edgecv.tasks.embedding.metrics import features_auc
 
         centered = self.spec.center == "validation"
-        names = {HEAD: [HEAD_LAYER], AUTO: candidate_layers(model)}.get(self.spec.features,
-                                                                        [self.spec.features])
+        names = self.feature_layers(model)
         features = layer_features(model, names).predict(x, batch_size=64, verbose=0)
         features = dict(zip(names, features if len(names) > 1 else [features]))
-        scores, centers = {}, {}
-        for name in names:
-            centers[name] = features[name].mean(axis=0) if centered else None
-            shifted = features[name] - centers[name] if centered else features[name]
-            # on the first SELECTION_SAMPLES images (all pairs), as the best epoch was picked
-            scores[name] = round(verification_auc(l2_normalize(shifted[:SELECTION_SAMPLES]),
-                                                  labels[:SELECTION_SAMPLES]), 4)
+        # on the first SELECTION_SAMPLES images (all pairs), as ValidationAUC scored the epochs
+        scores = {name: round(features_auc(features[name][:SELECTION_SAMPLES], labels[:SELECTION_SAMPLES],
+                                           centered=centered), 4) for name in names}
         layer = max(names, key=lambda name: scores[name])   # ties: the earlier layer
-        center = None if centers[layer] is None else tuple(float(v) for v in centers[layer])
+        mean = features[layer].mean(axis=0)     # the centre: over all of x
+        center = tuple(float(v) for v in mean) if centered else None
         projection = None
         if self.spec.project is not None:
-            projection = tuple(map(tuple, principal_directions(features[layer] - centers[layer],
-                                                               self.spec.project, layer).tolist()))
+            projection = tuple(map(tuple, principal_directions(features[layer] - mean, self.spec.project,
+                                                               layer).tolist()))
         return replace(self, layer=layer, center=center, projection=projection,
                        layer_scores=scores if self.spec.features == AUTO else None)
 

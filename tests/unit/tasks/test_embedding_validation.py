@@ -43,6 +43,49 @@ def test_callback_scores_the_first_images_of_the_validation_pipeline():
     assert MONITOR not in logs                 # no different-identity pair to score
 
 
+def test_with_shipped_features_the_epoch_scores_the_best_candidate_layer_centred():
+    """embedding.features: each candidate layer's features on the first images, centred on
+    their mean, L2-normalised; val_roc_auc is the best of them (by hand here)."""
+    import tf_keras as keras
+
+    from edgecv.tasks.embedding.config import EmbeddingSpec
+    from edgecv.tasks.embedding.metrics import verification_auc
+    from edgecv.tasks.embedding.task import EmbeddingTask
+    from edgecv.tasks.embedding.validation import MONITOR, ValidationAUC
+
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1, 2], 10)
+    x = (np.eye(3)[y] + rng.normal(scale=0.3, size=(30, 3))).astype(np.float32)
+    inputs = keras.Input((3,))
+    # "shifted": the input plus a large constant offset, which only centring removes
+    shifted = keras.layers.Dense(3, name="shifted", kernel_initializer="identity",
+                                 bias_initializer=keras.initializers.Constant(3.0))(inputs)
+    mixed = keras.layers.Dense(3, name="mixed", kernel_initializer=keras.initializers.RandomNormal(seed=1))(shifted)
+    model = keras.Model(inputs, keras.layers.UnitNormalization()(mixed))
+
+    def by_hand(layer, centred):
+        f = keras.Model(inputs, model.get_layer(layer).output)(x[:20]).numpy()
+        f = f - f.mean(0) if centred else f
+        return verification_auc(f / np.linalg.norm(f, axis=1, keepdims=True), y[:20])
+
+    for centred in (True, False):
+        callback = ValidationAUC(_pipeline(x, y, 8), samples=20, layers=lambda m: ["shifted", "mixed"],
+                                 centered=centred)
+        callback.set_model(model)
+        logs = {}
+        callback.on_epoch_end(0, logs)
+        assert logs[MONITOR] == pytest.approx(max(by_hand("shifted", centred), by_hand("mixed", centred)))
+    assert by_hand("shifted", True) > by_hand("shifted", False) + 0.02     # the offset blurs them
+
+    # the task hands the callback its candidates only when it ships other features
+    spec = EmbeddingSpec(features="auto", center="validation")
+    (auto,) = EmbeddingTask(spec=spec).validation_callbacks(object())
+    merged = keras.Model(inputs, keras.layers.Add(name="merge")([shifted, mixed]))
+    assert auto.centered and auto.layers(merged) == ["merge", "embedding_dense"]   # merges, then the head
+    (head,) = EmbeddingTask().validation_callbacks(object())
+    assert head.layers is None and not head.centered
+
+
 def test_verification_auc_by_hand():
     from edgecv.tasks.embedding.metrics import verification_auc
 
