@@ -15,10 +15,10 @@ then picks the layer.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import tf_keras as keras
-
-from typing import Callable, Optional
 
 from edgecv.tasks.embedding.metrics import features_auc, verification_auc
 
@@ -32,7 +32,7 @@ class ValidationAUC(keras.callbacks.Callback):
     LearningRateScheduler adds `lr` the same way)."""
 
     def __init__(self, val_data, samples: int = VALIDATION_SAMPLES,
-                 layers: Optional[Callable[[keras.Model], list]] = None, centered: bool = False):
+                 layers: Callable[[keras.Model], list] | None = None, centered: bool = False):
         super().__init__()
         self.val_data, self.samples = val_data, samples
         self.layers, self.centered = layers, centered   # layers(model): the candidates' names
