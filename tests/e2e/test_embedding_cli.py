@@ -5,64 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
-import yaml
 
-SIZE = 32
-IDENTITIES = ["ada", "bob", "cyd", "dee", "eve", "fay"]
-HELD_OUT = ["eve", "fay"]
-PER_IDENTITY = 8
-
-
-def write_identity_folder(root: Path, seed: int = 0) -> None:
-    """root/<identity>/NN.png: each identity a fixed colour pattern, each image a noisy,
-    shifted view of it."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    for index, name in enumerate(IDENTITIES):
-        (root / name).mkdir(parents=True)
-        base = np.zeros((SIZE, SIZE, 3), np.uint8)
-        colour = tuple(int(c) for c in rng.integers(40, 255, 3))
-        cv2.circle(base, (10 + 2 * index, 16), 6 + index, colour, -1)
-        cv2.rectangle(base, (18, 4 + 3 * index), (28, 12 + 3 * index), colour[::-1], -1)
-        for n in range(PER_IDENTITY):
-            shifted = np.roll(base, tuple(int(s) for s in rng.integers(-2, 3, 2)), axis=(0, 1))
-            noisy = np.clip(shifted.astype(int) + rng.integers(-25, 25, shifted.shape), 0, 255)
-            assert cv2.imwrite(str(root / name / f"{n:02d}.png"), noisy.astype(np.uint8))
-
-
-def train_identities(root: Path, name: str, embedding: dict, **sections):
-    """`edgecv train` of a tiny recipe on a fresh identity folder under root:
-    (exit code, output, run dir)."""
-    from click.testing import CliRunner
-
-    from edgecv.cli import cli
-
-    write_identity_folder(root / "faces")
-    recipe = {
-        "name": name,
-        "task": "embedding",
-        "model": {"arch": "mobilenet_v2", "alpha": 0.35, "input_shape": [SIZE, SIZE, 3]},
-        "data": {"train": {"format": "folder", "path": "faces"}, "holdout_classes": HELD_OUT,
-                 "batch_size": 8},
-        "embedding": {"dim": 16, "images_per_identity": 2, **embedding},
-        "train": {"epochs": 1, "learning_rate": 0.005},
-        "bench": {"runs": 2, "warmup": 1},
-        **sections,
-    }
-    recipe_path = root / f"{name}.yaml"
-    recipe_path.write_text(yaml.safe_dump(recipe))
-    run_dir = root / "run"
-    result = CliRunner().invoke(cli, ["train", str(recipe_path), "--out", str(run_dir)], catch_exceptions=True)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        import traceback
-
-        raise AssertionError(result.output + "".join(traceback.format_exception(result.exception)))
-    return result.exit_code, result.output, run_dir
+from tests.embedding_data import HELD_OUT, train_identities
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +42,6 @@ def test_train_reports_verification_metrics_on_held_out_identities(embedding_run
     report_md = (run_dir / "report.md").read_text()
     assert "cosine_mean" in report_md and "roc.png" in report_md and "distances_int8.png" in report_md
     assert (run_dir / "roc.png").is_file() and (run_dir / "distances_int8.png").is_file()
-    import csv
-
     with open(next((run_dir / "train").rglob("history*.csv")), newline="") as handle:
         history = list(csv.DictReader(handle))
     # validation batches are PK-sampled too (held-out identities sorted by folder would

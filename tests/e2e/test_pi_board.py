@@ -128,6 +128,56 @@ def test_cli_bench_remote_reports_the_board_and_emulation(board, quickstart_int8
     assert f"on {board.target} (Linux aarch64, " in md and "**Emulated**" in md
 
 
+@pytest.fixture(scope="module")
+def embedding_int8(tmp_path_factory):
+    """A tiny embedding run (tests/embedding_data.py) shipping centred features projected to
+    4 dims, as recipes/fashion_mnist_embedding.yaml does; int8 only."""
+    from tests.embedding_data import train_identities
+
+    code, output, run_dir = train_identities(
+        tmp_path_factory.mktemp("pi_embedding"), "pi_embedding",
+        {"loss": "prototype", "features": "auto", "center": "validation", "project": 4},
+        export={"formats": ["int8"], "calibration_samples": 8})
+    assert code == 0, output
+    return run_dir / "export" / "pi_embedding_int8.tflite", run_dir / "eval.npz"
+
+
+@slow
+def test_board_embeds_like_the_host_and_bench_scores_its_verification(board, embedding_int8, tmp_path,
+                                                                      monkeypatch, capsys):
+    """Embedding outputs through the board: the aarch64 int8 embeddings of the 16 held-out
+    images equal the host's (one requantisation step at most), and `edgecv bench --remote`
+    scores them as verification, as the local bench does."""
+    from edgecv.bench import runner
+    from edgecv.bench.remote import remote_benchmark
+    from edgecv.cli import main
+
+    tflite, eval_npz = embedding_int8
+    host = runner.benchmark(str(tflite), data=str(eval_npz), runs=2, warmup=0, threads=1)
+    result = remote_benchmark(remote_target(board), tflite, eval_npz, runs=2, warmup=0, threads=1)
+    assert result["machine"] == "Linux aarch64"
+    board_out, host_out = result["outputs"][0], host["outputs"][0]
+    assert board_out.shape == host_out.shape == (16, 4)
+    assert np.abs(board_out - host_out).max() / host["output_details"][0]["scale"] < 1.5
+
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(board.ssh_config("pi-emulator"))
+    monkeypatch.setenv("HOME", str(home))
+    scored = {}
+    for where, remote in (("host", []), ("board", ["--remote", "pi-emulator"])):
+        out = tmp_path / f"{where}.json"
+        code = main(["bench", str(tflite), "--data", str(eval_npz), *remote, "--runs", "2", "--warmup", "0",
+                     "--threads", "1", "--json", str(out)])
+        assert code == 0, capsys.readouterr().err
+        scored[where] = json.loads(out.read_text())["entries"][0]["accuracy"]
+    assert scored["board"]["metric"] == scored["host"]["metric"] == "roc_auc"
+    assert (scored["board"]["samples"], scored["board"]["pairs"]) == (16, 120)
+    # one rank swap among 56 x 64 same/different pairs moves the AUC by 0.0003
+    assert scored["board"]["value"] == pytest.approx(scored["host"]["value"], abs=0.002)
+    assert scored["board"]["threshold"] == scored["host"]["threshold"]     # the file's own
+
+
 @slow
 def test_start_refuses_a_second_board_on_the_same_state(emulator, board):
     with pytest.raises(emulator.BoardError, match="a board already runs with state"):
