@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from tests.helpers import invoke_cli
+
 SIZE = 32
 IDENTITIES = ["ada", "bob", "cyd", "dee", "eve", "fay"]
 HELD_OUT = ["eve", "fay"]
@@ -35,10 +37,6 @@ def write_identity_folder(root: Path, seed: int = 0) -> None:
 def train_identities(root: Path, name: str, embedding: dict, **sections):
     """`edgecv train` of a tiny recipe on a fresh identity folder under root:
     (exit code, output, run dir)."""
-    from click.testing import CliRunner
-
-    from edgecv.cli import cli
-
     write_identity_folder(root / "faces")
     recipe = {
         "name": name,
@@ -54,9 +52,5 @@ def train_identities(root: Path, name: str, embedding: dict, **sections):
     recipe_path = root / f"{name}.yaml"
     recipe_path.write_text(yaml.safe_dump(recipe))
     run_dir = root / "run"
-    result = CliRunner().invoke(cli, ["train", str(recipe_path), "--out", str(run_dir)], catch_exceptions=True)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        import traceback
-
-        raise AssertionError(result.output + "".join(traceback.format_exception(result.exception)))
+    result = invoke_cli(["train", recipe_path, "--out", run_dir])
     return result.exit_code, result.output, run_dir

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.helpers import invoke_cli
+
 CLASSES = ["background", "disc", "box"]
 SIZE = 32
 
@@ -35,10 +37,6 @@ def write_mask_folder(root: Path, count: int, seed: int) -> None:
 
 @pytest.fixture(scope="module")
 def segmentation_run(tmp_path_factory):
-    from click.testing import CliRunner
-
-    from edgecv.cli import cli
-
     root = tmp_path_factory.mktemp("segmentation")
     write_mask_folder(root / "train", 16, seed=0)
     write_mask_folder(root / "val", 8, seed=1)
@@ -61,11 +59,7 @@ def segmentation_run(tmp_path_factory):
     recipe_path = root / "tiny_unet.yaml"
     recipe_path.write_text(yaml.safe_dump(recipe))
     run_dir = root / "run"
-    result = CliRunner().invoke(cli, ["train", str(recipe_path), "--out", str(run_dir)], catch_exceptions=True)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        import traceback
-
-        raise AssertionError(result.output + "".join(traceback.format_exception(result.exception)))
+    result = invoke_cli(["train", recipe_path, "--out", run_dir])
     return result.exit_code, result.output, run_dir
 
 
