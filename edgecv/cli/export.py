@@ -75,9 +75,14 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
     if recipe is None:     # a bare model file: its task and labels must come from the user
         task, labels = _given_task_and_labels(model_path, model, task_name, labels_arg)
     else:
+        # Settings taken from the trained model (embedding: the features it ships, chosen
+        # among its layers) come from the whole model as trained when the run kept it.
+        trained_path = source / "model_trained.keras" if source.is_dir() else None
+        trained = load_keras_model(trained_path, error=ExportError) \
+            if trained_path is not None and trained_path.is_file() else model
         task, task_metadata, dataset = _trained_task(
             recipe, calibrate=any(f.needs_calibration for f in fmts),
-            export_dirs=[out_dir] + ([source / "export"] if source.is_dir() else []), model=model)
+            export_dirs=[out_dir] + ([source / "export"] if source.is_dir() else []), model=trained)
         _check_labels(model, recipe, dataset.class_names, model_path)
     exports = export_run(model, qat_model=qat_model, recipe=recipe, task=task,
                          task_metadata=task_metadata, dataset=dataset, labels=labels,

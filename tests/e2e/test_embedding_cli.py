@@ -158,4 +158,6 @@ def test_reexport_without_an_earlier_file_keeps_the_shipped_layer(features_run, 
     again = read_metadata(tmp_path / "out" / "tiny_features_int8.tflite")["embedding"]
     assert again["features"]["layer"] == trained["features"]["layer"]
     assert again["features"]["project"] == 4 and again["dim"] == trained["dim"] == 4
+    # re-chosen on model_trained.keras (kept beside the cut model.keras): the same scores
+    assert again["features"]["validation_auc"] == trained["features"]["validation_auc"]
     assert again["threshold"] == pytest.approx(trained["threshold"], abs=1e-4)
