@@ -91,7 +91,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, echo: Ech
     task = task.adapt_to_model(float_model, val_set)   # e.g. embedding: threshold for the metadata
     shipped = task.final_model(float_model)            # embedding: the features it ships
     if shipped is not float_model:     # keep the model as trained too (init_from, analysis)
-        save_model(float_model, run_dir / "model_trained.keras")
+        from edgecv.train.transfer import TRAINED_MODEL_FILE
+
+        save_model(float_model, run_dir / TRAINED_MODEL_FILE)
     float_model = shipped
     save_model(float_model, run_dir / "model.keras")
     skipped = getattr(train_set, "skipped", 0) + getattr(val_set, "skipped", 0)

@@ -75,14 +75,10 @@ def export_command(source: Path, formats: tuple[str, ...], out_dir: Path | None,
     if recipe is None:     # a bare model file: its task and labels must come from the user
         task, labels = _given_task_and_labels(model_path, model, task_name, labels_arg)
     else:
-        # Settings taken from the trained model (embedding: the features it ships, chosen
-        # among its layers) come from the whole model as trained when the run kept it.
-        trained_path = source / "model_trained.keras" if source.is_dir() else None
-        trained = load_keras_model(trained_path, error=ExportError) \
-            if trained_path is not None and trained_path.is_file() else model
         task, task_metadata, dataset = _trained_task(
             recipe, calibrate=any(f.needs_calibration for f in fmts),
-            export_dirs=[out_dir] + ([source / "export"] if source.is_dir() else []), model=trained)
+            export_dirs=[out_dir] + ([source / "export"] if source.is_dir() else []), model=model,
+            run_dir=source if source.is_dir() else None)
         _check_labels(model, recipe, dataset.class_names, model_path)
     exports = export_run(model, qat_model=qat_model, recipe=recipe, task=task,
                          task_metadata=task_metadata, dataset=dataset, labels=labels,
@@ -156,7 +152,8 @@ def _given_task_and_labels(model_path: Path, model, task_name: str | None, label
     return task, labels
 
 
-def _trained_task(recipe, *, calibrate: bool, export_dirs: list[Path], model=None):
+def _trained_task(recipe, *, calibrate: bool, export_dirs: list[Path], model=None,
+                  run_dir: Path | None = None):
     """(task, its recorded metadata part or None, training dataset), as training left them.
 
     Data-driven task settings (detection `anchors: auto`) must be the ones the model was
@@ -182,12 +179,22 @@ def _trained_task(recipe, *, calibrate: bool, export_dirs: list[Path], model=Non
         if adapts and recorded is None:
             task = task.adapt_to_data(dataset)
             if adapts_to_model(task) and model is not None:
-                task = task.adapt_to_model(model, val_set)
+                task = task.adapt_to_model(_model_as_trained(run_dir, model), val_set)
     else:  # only the class names are needed
         from edgecv.data import load_dataset
 
         dataset = load_dataset(recipe.data.train, task=recipe.task)
     return task, recorded, dataset
+
+
+def _model_as_trained(run_dir: Path | None, model):
+    """The run's whole trained model where its model.keras is cut from it (embedding
+    `features:`: the shipped layer is chosen among the trained model's), else `model`."""
+    from edgecv.optimize.qat import load_keras_model
+    from edgecv.train.transfer import TRAINED_MODEL_FILE
+
+    path = run_dir / TRAINED_MODEL_FILE if run_dir is not None else None
+    return load_keras_model(path, error=ExportError) if path is not None and path.is_file() else model
 
 
 def _recorded_task_metadata(export_dirs: list[Path], recipe) -> dict | None:

@@ -9,9 +9,10 @@ import tf_keras as keras
 from edgecv.errors import ModelError
 from edgecv.models.layers import walk_layers
 
-# A run directory's model, in order: model_trained.keras is the whole trained model where
-# the shipped model.keras is cut from it (embedding `features:`), so it comes first.
-MODEL_FILES = ("model_trained.keras", "model.keras", "model.h5")
+# A run directory's model, in order. The whole trained model is kept as TRAINED_MODEL_FILE
+# where the shipped model.keras is cut from it (embedding `features:`), so it comes first.
+TRAINED_MODEL_FILE = "model_trained.keras"
+MODEL_FILES = (TRAINED_MODEL_FILE, "model.keras", "model.h5")
 # Never trained: the input preprocessing a pretrained file expects (blocks.input_affine)
 FIXED_LAYERS = ("stem_norm",)
 
@@ -166,7 +167,7 @@ def init_from(model: keras.Model, source: Path, echo: Callable[[str], None] = pr
         layer.set_weights(theirs)
         loaded.append(layer.name)
         matched += len(ours)
-    trained = path.with_name(MODEL_FILES[0])
+    trained = path.with_name(TRAINED_MODEL_FILE)
     whole = f" ({trained} is the run's model as trained)" if trained != path and trained.is_file() else ""
     if matched < MIN_MATCH * total:
         raise ModelError(f"model.init_from: {path} matches only {matched} of {model.name}'s {total} weight "

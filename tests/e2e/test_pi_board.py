@@ -68,6 +68,14 @@ def remote_target(board, **kw):
                               known_hosts=str(board.known_hosts), timeout=60, **kw)
 
 
+def ssh_config_home(board, tmp_path, monkeypatch) -> None:
+    """A HOME whose ~/.ssh/config holds the block `start` prints, as `pi-emulator`."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(board.ssh_config("pi-emulator"))
+    monkeypatch.setenv("HOME", str(home))
+
+
 @pytest.fixture(scope="module")
 def host_result(quickstart_int8):
     from edgecv.bench import runner
@@ -109,10 +117,7 @@ def test_cli_bench_remote_reports_the_board_and_emulation(board, quickstart_int8
     from edgecv.cli import main
 
     tflite, eval_npz = quickstart_int8
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "config").write_text(board.ssh_config("pi-emulator"))
-    monkeypatch.setenv("HOME", str(home))
+    ssh_config_home(board, tmp_path, monkeypatch)
     out = tmp_path / "report.json"
     code = main(["bench", str(tflite), "--data", str(eval_npz), "--remote", "pi-emulator",
                  "--runs", "3", "--warmup", "1", "--threads", "1", "--json", str(out)])
@@ -160,10 +165,7 @@ def test_board_embeds_like_the_host_and_bench_scores_its_verification(board, emb
     assert board_out.shape == host_out.shape == (16, 4)
     assert np.abs(board_out - host_out).max() / host["output_details"][0]["scale"] < 1.5
 
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "config").write_text(board.ssh_config("pi-emulator"))
-    monkeypatch.setenv("HOME", str(home))
+    ssh_config_home(board, tmp_path, monkeypatch)
     scored = {}
     for where, remote in (("host", []), ("board", ["--remote", "pi-emulator"])):
         out = tmp_path / f"{where}.json"
